@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+typedef enum ValueType {
+        T_STRING,
+        T_SECONDS,
+        T_PORT,
+        T_URL,
+        T_PATH,
+        T_ENUM,
+        T_CIDRS,
+} ValueType;
+
+static const struct {
+        const char *name;
+        const char *default_value;
+        ValueType type;
+        const char *const *choices;
+} keys[_CONF_MAX] = {
+        [CONF_SECRET_ID] = { "secret_id", "", T_STRING },
+        [CONF_SECRET_VERSION_STAGE] = { "secret_version_stage", "AWSCURRENT", T_STRING },
+        [CONF_REGION] = { "region", "", T_STRING },
+        [CONF_IMDS_ENDPOINT] = { "imds_endpoint", "http://169.254.169.254", T_URL },
+        [CONF_IMDS_TIMEOUT] = { "imds_timeout", "240", T_SECONDS },
+        [CONF_SECRETSMANAGER_ENDPOINT] = { "secretsmanager_endpoint", "", T_URL },
+        [CONF_AUTOSCALING_ENDPOINT] = { "autoscaling_endpoint", "", T_URL },
+        [CONF_PG_HOST] = { "pg_host", "", T_STRING },
+        [CONF_PG_PORT] = { "pg_port", "", T_PORT },
+        [CONF_PG_DATABASE] = { "pg_database", "", T_STRING },
+        [CONF_PG_USER] = { "pg_user", "", T_STRING },
+        [CONF_PG_SCHEMA] = { "pg_schema", "", T_STRING },
+        [CONF_PG_SSLMODE] = { "pg_sslmode", "verify-full", T_ENUM,
+                              (const char *const[]){ "disable", "require", "verify-ca", "verify-full",
+                                                     NULL } },
+        [CONF_PG_SSLROOTCERT] = { "pg_sslrootcert", "/etc/kong-bootstrap/rds-ca.pem", T_PATH },
+        [CONF_PG_WAIT_TIMEOUT] = { "pg_wait_timeout", "900", T_SECONDS },
+        [CONF_MIGRATIONS] = { "migrations", "auto", T_ENUM,
+                              (const char *const[]){ "auto", "bootstrap-only", "off", NULL } },
+        [CONF_MIGRATIONS_FINISH] = { "migrations_finish", "manual", T_ENUM,
+                                     (const char *const[]){ "manual", "auto", NULL } },
+        [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH },
+        [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH },
+        [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH },
+        [CONF_KONG_UNIT] = { "kong_unit", "kong.service", T_STRING },
+        [CONF_PROXY_LISTEN] = { "proxy_listen",
+                                "0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 http2 ssl proxy_protocol",
+                                T_STRING },
+        [CONF_ADMIN_LISTEN] = { "admin_listen", "127.0.0.1:8001", T_STRING },
+        [CONF_STATUS_LISTEN] = { "status_listen", "0.0.0.0:8100", T_STRING },
+        [CONF_TRUSTED_IPS] = { "trusted_ips", "", T_CIDRS },
+        [CONF_READY_TIMEOUT] = { "ready_timeout", "120", T_SECONDS },
+        [CONF_LIFECYCLE_HOOK] = { "lifecycle_hook", "", T_STRING },
+        [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING },
+};
+
+const char *config_key_name(ConfigKey k)
+{
+        return k < _CONF_MAX ? keys[k].name : NULL;
+}
+
+int config_key_from_name(const char *name)
+{
+        for (size_t i = 0; i < _CONF_MAX; i++)
+                if (streq(keys[i].name, name))
+                        return (int)i;
+        return -ENOENT;
+}
+
+int config_new(Config **ret)
+{
+        Config *c = xcalloc(1, sizeof(Config));
+        for (size_t i = 0; i < _CONF_MAX; i++) {
+                c->settings[i].value = xstrdup(keys[i].default_value);
+                c->settings[i].source = xstrdup("default");
+        }
+        *ret = c;
+        return 0;
+}
+
+Config *config_free(Config *c)
+{
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < _CONF_MAX; i++) {
+                free(c->settings[i].value);
+                free(c->settings[i].source);
+        }
+        for (size_t i = 0; i < c->n_kong; i++) {
+                free(c->kong[i].name);
+                free(c->kong[i].value);
+                free(c->kong[i].source);
+        }
+        free(c->kong);
+        free(c);
+        return NULL;
+}
+
+static bool kong_setting_name_is_valid(const char *name)
+{
+        if (isempty(name))
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_'))
+                        return false;
+        return true;
+}
+
+static bool value_has_control_chars(const char *v)
+{
+        for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        return true;
+        return false;
+}
+
+int config_set(Config *c, const char *key, const char *value, const char *source, Error *err)
+{
+        _cleanup_free_ char *shown = sanitize_for_log(key, 64);
+
+        if (value_has_control_chars(value))
+                return error_set(err, -EINVAL, "%s: value of '%s' contains a control character", source,
+                                 shown);
+
+        if (startswith(key, "kong.")) {
+                const char *name = key + strlen("kong.");
+                if (!kong_setting_name_is_valid(name))
+                        return error_set(err, -EINVAL,
+                                         "%s: '%s' is not a valid Kong setting name (lower case letters, "
+                                         "digits and '_')",
+                                         source, shown);
+                /* Secrets come from Secrets Manager and go to the env file,
+                 * never through kong.conf. */
+                if (streq(name, "pg_password") || streq(name, "pg_ro_password"))
+                        return error_set(err, -EINVAL,
+                                         "%s: '%s' cannot be set here: the database password comes from the "
+                                         "secret named by secret_id",
+                                         source, shown);
+                for (size_t i = 0; i < c->n_kong; i++) {
+                        if (streq(c->kong[i].name, name)) {
+                                free_and_strdup(&c->kong[i].value, value);
+                                free_and_strdup(&c->kong[i].source, source);
+                                return 0;
+                        }
+                }
+                c->kong = xrealloc(c->kong, (c->n_kong + 1) * sizeof(KongSetting));
+                c->kong[c->n_kong++] = (KongSetting){ xstrdup(name), xstrdup(value), xstrdup(source) };
+                return 0;
+        }
+
+        int k = config_key_from_name(key);
+        if (k < 0)
+                return error_set(err, -ENOENT, "%s: unknown key '%s'", source, shown);
+        free_and_strdup(&c->settings[k].value, value);
+        free_and_strdup(&c->settings[k].source, source);
+        return 0;
+}
+
+static bool key_char_ok(char ch)
+{
+        return islower((unsigned char)ch) || isdigit((unsigned char)ch) || ch == '_' || ch == '.';
+}
+
+int config_load_text(Config *c, const char *text, size_t len, const char *origin, Error *err)
+{
+        size_t lineno = 0;
+        const char *p = text, *end = text + len;
+
+        if (memchr(text, '\0', len))
+                return error_set(err, -EINVAL, "%s: contains a NUL byte", origin);
+
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                _cleanup_free_ char *line = xmalloc(n + 1);
+                size_t o = 0;
+
+                lineno++;
+                /* Kong's reading: an unescaped '#' starts a comment, '\#' is a '#'. */
+                for (size_t i = 0; i < n; i++) {
+                        if (p[i] == '\\' && i + 1 < n && p[i + 1] == '#') {
+                                line[o++] = '#';
+                                i++;
+                        } else if (p[i] == '#')
+                                break;
+                        else
+                                line[o++] = p[i];
+                }
+                line[o] = '\0';
+                p += n + (nl ? 1 : 0);
+
+                char *s = strip(line);
+                if (*s == '\0' || *s == ';')
+                        continue;
+
+                _cleanup_free_ char *source = xasprintf("%s:%zu", origin, lineno);
+                char *eq = strchr(s, '=');
+                if (!eq)
+                        return error_set(err, -EINVAL, "%s: expected 'key = value'", source);
+                *eq = '\0';
+                char *key = strip(s), *value = strip(eq + 1);
+                if (*key == '\0')
+                        return error_set(err, -EINVAL, "%s: missing key before '='", source);
+                for (char *q = key; *q; q++)
+                        if (!key_char_ok(*q)) {
+                                _cleanup_free_ char *shown = sanitize_for_log(key, 64);
+                                return error_set(err, -EINVAL, "%s: invalid key '%s'", source, shown);
+                        }
+                int r = config_set(c, key, value, source, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int config_load_file(Config *c, const char *path, bool must_exist, Error *err)
+{
+        _cleanup_buf_ Buf b = { 0 };
+        char chunk[4096];
+        ssize_t n;
+
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                if (errno == ENOENT && !must_exist)
+                        return 0;
+                return error_set(err, -errno, "cannot open config file '%s': %s", path, strerror(errno));
+        }
+        while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        int r = -errno;
+                        close(fd);
+                        return error_set(err, r, "cannot read config file '%s': %s", path, strerror(-r));
+                }
+                if (b.len + (size_t)n > CONFIG_FILE_MAX) {
+                        close(fd);
+                        return error_set(err, -EFBIG, "config file '%s' is larger than %d bytes", path,
+                                         CONFIG_FILE_MAX);
+                }
+                buf_append(&b, chunk, (size_t)n);
+        }
+        close(fd);
+        return config_load_text(c, b.data ? b.data : "", b.len, path, err);
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int config_load_dir(Config *c, const char *dir, Error *err)
+{
+        _cleanup_strv_ char **names = NULL;
+        struct dirent *de;
+
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT)
+                        return 0;
+                return error_set(err, -errno, "cannot open config directory '%s': %s", dir, strerror(errno));
+        }
+        while ((de = readdir(d))) {
+                size_t n = strlen(de->d_name);
+                if (de->d_name[0] == '.' || n < 6 || !streq(de->d_name + n - 5, ".conf"))
+                        continue;
+                strv_push(&names, xstrdup(de->d_name));
+        }
+        closedir(d);
+        if (!names)
+                return 0;
+        qsort(names, strv_length(names), sizeof(char *), compare_strings);
+        STRV_FOREACH (name, names) {
+                _cleanup_free_ char *path = xasprintf("%s/%s", dir, *name);
+                int r = config_load_file(c, path, true, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+#define ENV_PREFIX "KONG_BOOTSTRAP_"
+
+int config_load_environ(Config *c, char *const *envp, Error *err)
+{
+        for (size_t i = 0; envp && envp[i]; i++) {
+                const char *e = envp[i];
+                if (!startswith(e, ENV_PREFIX))
+                        continue;
+                const char *eq = strchr(e, '=');
+                if (!eq)
+                        continue;
+                _cleanup_free_ char *var = xstrndup(e, (size_t)(eq - e));
+                _cleanup_free_ char *key = xstrdup(var + strlen(ENV_PREFIX));
+                for (char *q = key; *q; q++)
+                        *q = (char)tolower((unsigned char)*q);
+                if (config_key_from_name(key) < 0 && startswith(key, "kong_")) {
+                        char *k = xasprintf("kong.%s", key + strlen("kong_"));
+                        free(key);
+                        key = k;
+                }
+                _cleanup_free_ char *source = xasprintf("environment %s", var);
+                int r = config_set(c, key, eq + 1, source, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int config_load_assignment(Config *c, const char *assignment, Error *err)
+{
+        const char *eq = strchr(assignment, '=');
+        if (!eq || eq == assignment)
+                return error_set(err, -EINVAL, "--set expects KEY=VALUE");
+        _cleanup_free_ char *key = xstrndup(assignment, (size_t)(eq - assignment));
+        return config_set(c, strip(key), eq + 1, "--set", err);
+}
+
+const char *config_get(const Config *c, ConfigKey k)
+{
+        return c->settings[k].value;
+}
+
+const char *config_source(const Config *c, ConfigKey k)
+{
+        return c->settings[k].source;
+}
+
+bool config_is_set(const Config *c, ConfigKey k)
+{
+        return !isempty(c->settings[k].value);
+}
+
+usec_t config_get_seconds(const Config *c, ConfigKey k)
+{
+        usec_t v = 0;
+        if (parse_seconds(c->settings[k].value, &v) < 0)
+                abort(); /* config_validate() guarantees this */
+        return v;
+}
+
+bool cidr_is_valid(const char *s)
+{
+        unsigned char addr[16];
+        const char *slash = strchr(s, '/');
+        uint64_t bits;
+
+        if (!slash || slash == s)
+                return false;
+        _cleanup_free_ char *ip = xstrndup(s, (size_t)(slash - s));
+        if (parse_uint64(slash + 1, &bits) < 0)
+                return false;
+        if (inet_pton(AF_INET, ip, addr) == 1)
+                return bits <= 32;
+        if (inet_pton(AF_INET6, ip, addr) == 1)
+                return bits <= 128;
+        return false;
+}
+
+static int validate_one(const Config *c, ConfigKey k, Error *err)
+{
+        const char *v = c->settings[k].value, *src = c->settings[k].source;
+        _cleanup_free_ char *shown = sanitize_for_log(v, 128);
+        uint64_t u;
+        usec_t us;
+        uint16_t port;
+
+        if (isempty(v))
+                return 0;
+        switch (keys[k].type) {
+        case T_STRING: return 0;
+        case T_SECONDS:
+                if (parse_seconds(v, &us) < 0 || parse_uint64(v, &u) < 0 || u > 86400 * 7)
+                        return error_set(err, -EINVAL,
+                                         "%s from %s: '%s' is not a number of seconds (0..604800)",
+                                         keys[k].name, src, shown);
+                return 0;
+        case T_PORT:
+                if (parse_port(v, &port) < 0)
+                        return error_set(err, -EINVAL, "%s from %s: '%s' is not a port number (1..65535)",
+                                         keys[k].name, src, shown);
+                return 0;
+        case T_URL:
+                if (!startswith(v, "http://") && !startswith(v, "https://"))
+                        return error_set(err, -EINVAL, "%s from %s: '%s' is not an http:// or https:// URL",
+                                         keys[k].name, src, shown);
+                return 0;
+        case T_PATH:
+                if (v[0] != '/')
+                        return error_set(err, -EINVAL, "%s from %s: '%s' is not an absolute path",
+                                         keys[k].name, src, shown);
+                return 0;
+        case T_ENUM:
+                for (size_t i = 0; keys[k].choices[i]; i++)
+                        if (streq(keys[k].choices[i], v))
+                                return 0;
+                {
+                        _cleanup_free_ char *choices = strv_join((char **)keys[k].choices, ", ");
+                        return error_set(err, -EINVAL, "%s from %s: '%s' is not one of: %s", keys[k].name,
+                                         src, shown, choices);
+                }
+        case T_CIDRS: {
+                _cleanup_free_ char *copy = xstrdup(v);
+                char *save = NULL;
+                for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                        char *cidr = strip(t);
+                        if (!cidr_is_valid(cidr)) {
+                                _cleanup_free_ char *bad = sanitize_for_log(cidr, 64);
+                                return error_set(err, -EINVAL, "%s from %s: '%s' is not a CIDR block",
+                                                 keys[k].name, src, bad);
+                        }
+                }
+                return 0;
+        }
+        }
+        return 0;
+}
+
+int config_validate(const Config *c, Error *err)
+{
+        for (size_t k = 0; k < _CONF_MAX; k++) {
+                int r = validate_one(c, (ConfigKey)k, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!config_is_set(c, CONF_SECRET_ID))
+                return error_set(
+                        err, -EINVAL,
+                        "secret_id is not set: name the Secrets Manager secret holding the database "
+                        "credentials (secret_id = NAME-OR-ARN in the config file, "
+                        "KONG_BOOTSTRAP_SECRET_ID or --set secret_id=…)");
+        static const ConfigKey required[] = { CONF_IMDS_ENDPOINT, CONF_KONG_BIN,  CONF_KONG_CONF,
+                                              CONF_KONG_ENV_FILE, CONF_KONG_UNIT, CONF_STATUS_LISTEN,
+                                              CONF_PROXY_LISTEN };
+        for (size_t i = 0; i < ELEMENTSOF(required); i++)
+                if (!config_is_set(c, required[i]))
+                        return error_set(err, -EINVAL, "%s from %s: must not be empty",
+                                         keys[required[i]].name, c->settings[required[i]].source);
+        return 0;
+}

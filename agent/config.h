@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * Configuration: kong.conf-style files, conf.d/, KONG_BOOTSTRAP_* and
+ * --set, merged in that order (later wins). Every value remembers where it
+ * came from so errors can name it ("secret_id from /etc/…/x.conf:3").
+ */
+
+#include "util.h"
+
+typedef enum ConfigKey {
+        CONF_SECRET_ID,
+        CONF_SECRET_VERSION_STAGE,
+        CONF_REGION,
+        CONF_IMDS_ENDPOINT,
+        CONF_IMDS_TIMEOUT,
+        CONF_SECRETSMANAGER_ENDPOINT,
+        CONF_AUTOSCALING_ENDPOINT,
+        CONF_PG_HOST,
+        CONF_PG_PORT,
+        CONF_PG_DATABASE,
+        CONF_PG_USER,
+        CONF_PG_SCHEMA,
+        CONF_PG_SSLMODE,
+        CONF_PG_SSLROOTCERT,
+        CONF_PG_WAIT_TIMEOUT,
+        CONF_MIGRATIONS,
+        CONF_MIGRATIONS_FINISH,
+        CONF_KONG_BIN,
+        CONF_KONG_CONF,
+        CONF_KONG_ENV_FILE,
+        CONF_KONG_UNIT,
+        CONF_PROXY_LISTEN,
+        CONF_ADMIN_LISTEN,
+        CONF_STATUS_LISTEN,
+        CONF_TRUSTED_IPS,
+        CONF_READY_TIMEOUT,
+        CONF_LIFECYCLE_HOOK,
+        CONF_AUTOSCALING_GROUP,
+        _CONF_MAX,
+} ConfigKey;
+
+typedef struct Setting {
+        char *value;  /* never NULL after config_new(); "" means unset */
+        char *source; /* "default", "PATH:LINE", "environment KONG_BOOTSTRAP_X", "--set" */
+} Setting;
+
+/* kong.<name> keys, copied into kong.conf. */
+typedef struct KongSetting {
+        char *name;
+        char *value;
+        char *source;
+} KongSetting;
+
+typedef struct Config {
+        Setting settings[_CONF_MAX];
+        KongSetting *kong;
+        size_t n_kong;
+} Config;
+
+int config_new(Config **ret);
+Config *config_free(Config *c);
+static inline void config_freep(Config **c)
+{
+        config_free(*c);
+}
+
+const char *config_key_name(ConfigKey k);
+int config_key_from_name(const char *name);
+
+/* Sets 'key' (a ConfigKey name or kong.<setting>) from 'source'. Unknown
+ * keys are refused, naming the source. */
+int config_set(Config *c, const char *key, const char *value, const char *source, Error *err);
+
+/* Parses kong.conf-style text ('#'/';' comment lines, inline '#' comments,
+ * '\#' for a literal '#', 'key = value'). 'origin' names the text in
+ * sources ("PATH" gives "PATH:LINE"). */
+int config_load_text(Config *c, const char *text, size_t len, const char *origin, Error *err);
+int config_load_file(Config *c, const char *path, bool must_exist, Error *err);
+/* All *.conf in 'dir', in lexical order; a missing dir is fine. */
+int config_load_dir(Config *c, const char *dir, Error *err);
+/* KONG_BOOTSTRAP_<KEY>; KONG_BOOTSTRAP_KONG_<SETTING> is kong.<setting>
+ * unless <KEY> is one of ours (kong_bin, kong_conf, …). */
+int config_load_environ(Config *c, char *const *envp, Error *err);
+/* "KEY=VALUE" from --set. */
+int config_load_assignment(Config *c, const char *assignment, Error *err);
+
+/* Checks types and required keys; the message names key and source. */
+int config_validate(const Config *c, Error *err);
+
+const char *config_get(const Config *c, ConfigKey k);
+const char *config_source(const Config *c, ConfigKey k);
+bool config_is_set(const Config *c, ConfigKey k);
+/* Only for keys config_validate() checked as seconds. */
+usec_t config_get_seconds(const Config *c, ConfigKey k);
+
+/* Checks one IPv4/IPv6 CIDR block ("10.0.0.0/16"). */
+bool cidr_is_valid(const char *s);

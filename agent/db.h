@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Postgres: connection parameters resolved from the secret and the config,
+ * waiting until the database answers, and the migration election lock. */
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "secrets.h"
+
+typedef struct DbParams {
+        char *host;
+        char *port;
+        char *dbname;
+        char *user;
+        char *password; /* secret */
+        char *schema;   /* NULL: Kong's default */
+        char *sslmode;
+        char *sslrootcert;
+} DbParams;
+
+void db_params_done(DbParams *p);
+
+/* Config keys pg_* override the secret; pg_host must come from one of them
+ * (RDS-managed master secrets carry only username and password). */
+int db_params_resolve(const DbSecret *secret, const Config *c, DbParams *ret, Error *err);
+
+/* Outcomes of one connection attempt that decide what the caller does. */
+typedef enum DbFailure {
+        DB_UNREACHABLE, /* retry */
+        DB_AUTH,        /* wrong user or password */
+        DB_PERMANENT,   /* database missing, no pg_hba entry, TLS setup */
+} DbFailure;
+
+DbFailure db_classify_error(const char *libpq_message);
+
+/* Connects, retrying with backoff while the database is unreachable, for
+ * at most 'timeout'. */
+int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, Error *err);
+
+/* The advisory lock key every node of one Kong cluster agrees on:
+ * hashtextextended('kong-bootstrap/migrations/<dbname>/<schema>', 0). */
+char *db_migration_lock_name(const DbParams *p);
+
+/* Blocks (without polling the server) until this session holds the
+ * migration lock, or 'timeout' passes. */
+int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *err);
+int db_migration_unlock(PGconn *conn, const DbParams *p, Error *err);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The one HTTP helper (libcurl), with SigV4 signing for AWS calls, a cap on
+ * what a peer can make us allocate, and the one backoff policy every retry
+ * loop uses.
+ */
+
+#include "util.h"
+
+typedef struct AwsCredentials {
+        char *access_key_id;
+        char *secret_access_key; /* secret */
+        char *session_token;     /* secret */
+        char *expiration;        /* ISO 8601, as IMDS gives it; may be NULL */
+} AwsCredentials;
+
+void aws_credentials_done(AwsCredentials *c);
+
+typedef struct HttpRequest {
+        const char *method; /* GET, PUT or POST */
+        const char *url;
+        char *const *headers; /* "Name: value", NULL-terminated; may be NULL */
+        const char *body;
+        size_t body_len;
+        usec_t timeout;  /* the whole attempt */
+        size_t max_body; /* larger responses fail with -EFBIG */
+        bool no_proxy;   /* link-local and loopback peers never go through a proxy */
+        /* SigV4: both set or neither. */
+        const char *sigv4_region;
+        const char *sigv4_service;
+        const AwsCredentials *credentials;
+} HttpRequest;
+
+typedef struct HttpResponse {
+        long status;
+        Buf body; /* marked secret: wiped on free */
+} HttpResponse;
+
+void http_response_done(HttpResponse *r);
+
+/* 0 when any HTTP response arrived (whatever its status); a negative errno
+ * for transport failures (-ETIMEDOUT, -ECONNREFUSED, -EFBIG, -EIO), with
+ * curl's explanation in err. */
+int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err);
+void http_cleanup(void);
+
+bool http_status_is_retryable(long status);
+
+/* Capped exponential backoff with full jitter (AWS "standard" retries):
+ * the delay before attempt n+1 is uniform in [0, min(cap, base * 2^n)). */
+typedef struct Backoff {
+        usec_t deadline;
+        usec_t base;
+        usec_t cap;
+        unsigned attempt;
+} Backoff;
+
+void backoff_init(Backoff *b, usec_t timeout, usec_t base, usec_t cap);
+usec_t backoff_delay(const Backoff *b);
+/* Sleeps before the next attempt; false (without sleeping) when the
+ * deadline has passed. Keeps systemd's start timeout ahead of us. */
+bool backoff_wait(Backoff *b);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* IMDSv2 only: a session token from PUT /latest/api/token on every GET.
+ * There is no IMDSv1 code path. */
+
+#include "http.h"
+
+typedef struct Imds Imds;
+
+typedef struct InstanceInfo {
+        char *region;
+        char *availability_zone;
+        char *instance_id;
+        char *mac;
+        char **vpc_cidrs;
+        char *role;
+} InstanceInfo;
+
+/* Gets a token, retrying until 'timeout' passes (IMDS answers late at
+ * boot). */
+int imds_new(Imds **ret, const char *endpoint, usec_t timeout, Error *err);
+Imds *imds_free(Imds *m);
+static inline void imds_freep(Imds **m)
+{
+        imds_free(*m);
+}
+
+/* GET /latest/<path>. -ENOENT on 404. */
+int imds_get(Imds *m, const char *path, char **ret, Error *err);
+
+int imds_get_instance(Imds *m, InstanceInfo *ret, Error *err);
+void instance_info_done(InstanceInfo *i);
+
+int imds_get_role_credentials(Imds *m, const char *role, AwsCredentials *ret, Error *err);
+
+/* The JSON of meta-data/iam/security-credentials/<role>; a 200 may still
+ * carry Code != "Success". */
+int imds_parse_credentials(const char *json, size_t len, AwsCredentials *ret, Error *err);
+/* vpc-ipv4-cidr-blocks: newline separated, each checked. */
+int imds_parse_cidrs(const char *text, char ***ret, Error *err);

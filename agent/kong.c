@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "kong.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "notify.h"
+
+#define KONG_LINE_MAX 4096
+/* A migration can take long; keep systemd from giving up while it runs. */
+#define KONG_PROGRESS_INTERVAL_MS 10000
+#define KONG_MAX_ROUNDS           4
+
+const char *kong_schema_state_describe(int s)
+{
+        switch (s) {
+        case KONG_SCHEMA_UP_TO_DATE: return "database is up to date";
+        case KONG_SCHEMA_ERROR: return "error";
+        case KONG_SCHEMA_NEEDS_BOOTSTRAP: return "database needs bootstrap";
+        case KONG_SCHEMA_PENDING: return "database has pending migrations (finish)";
+        case KONG_SCHEMA_NEW: return "database has new migrations (up)";
+        default: return "unexpected exit status";
+        }
+}
+
+char **kong_child_environment(const DbParams *db, char *const *our_env)
+{
+        char **env = NULL;
+        bool have_path = false;
+
+        for (size_t i = 0; our_env && our_env[i]; i++) {
+                if (startswith(our_env[i], "PATH="))
+                        have_path = true;
+                if (startswith(our_env[i], "PATH=") || startswith(our_env[i], "LANG=") ||
+                    startswith(our_env[i], "HOME=") || startswith(our_env[i], "TZ="))
+                        strv_push(&env, xstrdup(our_env[i]));
+        }
+        if (!have_path)
+                strv_push(&env,
+                          xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+        strv_push(&env, xstrdup("KONG_DATABASE=postgres"));
+        strv_push(&env, xasprintf("KONG_PG_HOST=%s", db->host));
+        strv_push(&env, xasprintf("KONG_PG_PORT=%s", db->port));
+        strv_push(&env, xasprintf("KONG_PG_USER=%s", db->user));
+        strv_push(&env, xasprintf("KONG_PG_DATABASE=%s", db->dbname));
+        if (db->schema)
+                strv_push(&env, xasprintf("KONG_PG_SCHEMA=%s", db->schema));
+        bool ssl = !streq(db->sslmode, "disable");
+        bool verify = streq(db->sslmode, "verify-ca") || streq(db->sslmode, "verify-full");
+        strv_push(&env, xasprintf("KONG_PG_SSL=%s", ssl ? "on" : "off"));
+        strv_push(&env, xasprintf("KONG_PG_SSL_VERIFY=%s", verify ? "on" : "off"));
+        if (verify)
+                strv_push(&env, xasprintf("KONG_LUA_SSL_TRUSTED_CERTIFICATE=%s", db->sslrootcert));
+        strv_push(&env, xasprintf("KONG_PG_PASSWORD=%s", db->password));
+        return env;
+}
+
+static char **strv_free_wiped(char **l)
+{
+        for (size_t i = 0; l && l[i]; i++)
+                explicit_bzero(l[i], strlen(l[i]));
+        return strv_free(l);
+}
+
+/* Logs one line of Kong's output; a password Kong might print (a debug
+ * dump of its settings) is cut out before it reaches the journal. */
+static void log_child_line(const char *line, const DbParams *db)
+{
+        _cleanup_free_ char *clean = sanitize_for_log(line, KONG_LINE_MAX);
+        if (*clean == '\0')
+                return;
+        _cleanup_free_ char *redacted = str_replace_all(clean, db->password, "<redacted>");
+        log_info(STAGE_MIGRATIONS, "kong: %s", redacted);
+}
+
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, int *ret_status, Error *err)
+{
+        extern char **environ;
+        char **env = kong_child_environment(db, environ);
+        _cleanup_strv_ char **argv = NULL;
+        posix_spawn_file_actions_t fa;
+        int pipefd[2], status, r;
+        pid_t pid;
+
+        strv_push(&argv, xstrdup(kong_bin));
+        for (size_t i = 0; args[i]; i++)
+                strv_push(&argv, xstrdup(args[i]));
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                strv_free_wiped(env);
+                return error_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
+        }
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+        r = posix_spawn(&pid, kong_bin, &fa, NULL, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        strv_free_wiped(env);
+        close(pipefd[1]);
+        if (r != 0) {
+                close(pipefd[0]);
+                return error_set(err, -r, "cannot run '%s' (kong_bin): %s", kong_bin, strerror(r));
+        }
+
+        _cleanup_buf_ Buf line = { 0 };
+        for (;;) {
+                struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+                int n = poll(&pfd, 1, KONG_PROGRESS_INTERVAL_MS);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0) {
+                        notify_extend_timeout(3 * KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC);
+                        continue;
+                }
+                char chunk[1024];
+                ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0)
+                        break;
+                for (ssize_t i = 0; i < got; i++) {
+                        if (chunk[i] == '\n' || line.len >= KONG_LINE_MAX) {
+                                log_child_line(line.data ? line.data : "", db);
+                                buf_done(&line);
+                                if (chunk[i] == '\n')
+                                        continue;
+                        }
+                        buf_append(&line, &chunk[i], 1);
+                }
+        }
+        if (line.len > 0)
+                log_child_line(line.data, db);
+        close(pipefd[0]);
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return error_set(err, -errno, "waitpid: %s", strerror(errno));
+        if (WIFSIGNALED(status))
+                return error_set(err, -EINTR, "'%s %s' was killed by signal %s", kong_bin, args[0] ?: "",
+                                 strsignal(WTERMSIG(status)));
+        *ret_status = WEXITSTATUS(status);
+        return 0;
+}
+
+MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto)
+{
+        switch (state) {
+        case KONG_SCHEMA_UP_TO_DATE: return ACTION_NONE;
+        case KONG_SCHEMA_NEEDS_BOOTSTRAP: return policy == MIGRATIONS_OFF ? ACTION_REFUSE : ACTION_BOOTSTRAP;
+        case KONG_SCHEMA_NEW: return policy == MIGRATIONS_AUTO ? ACTION_UP : ACTION_REFUSE;
+        case KONG_SCHEMA_PENDING:
+                /* Kong runs with pending migrations; `finish` while old nodes
+                 * still run breaks them, so it is the operator's call. */
+                return finish_auto && policy == MIGRATIONS_AUTO ? ACTION_FINISH : ACTION_NONE;
+        default: return ACTION_FAIL;
+        }
+}
+
+static MigrationsPolicy policy_from_config(const Config *c)
+{
+        const char *v = config_get(c, CONF_MIGRATIONS);
+        if (streq(v, "off"))
+                return MIGRATIONS_OFF;
+        if (streq(v, "bootstrap-only"))
+                return MIGRATIONS_BOOTSTRAP_ONLY;
+        return MIGRATIONS_AUTO;
+}
+
+static int kong_migrations(const Config *c, const DbParams *db, const char *sub, int *ret_status, Error *err)
+{
+        const char *args[] = { "migrations", sub, NULL };
+        usec_t started = now_usec();
+
+        notify_status("migrations: kong migrations %s", sub);
+        int r = kong_run(config_get(c, CONF_KONG_BIN), args, db, ret_status, err);
+        if (r < 0)
+                return r;
+        log_debug(STAGE_MIGRATIONS, "kong migrations %s exited %d after %llu ms", sub, *ret_status,
+                  (unsigned long long)((now_usec() - started) / USEC_PER_MSEC));
+        return 0;
+}
+
+int migrations_run(const Config *c, const DbParams *db, Error *err)
+{
+        MigrationsPolicy policy = policy_from_config(c);
+        bool finish_auto = streq(config_get(c, CONF_MIGRATIONS_FINISH), "auto");
+        int state, status, r;
+
+        /* Each round: inspect, act, inspect again. Kong's `bootstrap` can
+         * exit 0 without having done anything (its own lock's loser), so
+         * success is what `list` says afterwards, not an exit code. */
+        for (unsigned round = 0; round < KONG_MAX_ROUNDS; round++) {
+                r = kong_migrations(c, db, "list", &state, err);
+                if (r < 0)
+                        return r;
+                MigrationsAction action = migrations_decide(state, policy, finish_auto);
+                const char *sub = NULL;
+                switch (action) {
+                case ACTION_NONE:
+                        if (state == KONG_SCHEMA_PENDING)
+                                log_warning(
+                                        STAGE_MIGRATIONS,
+                                        "the database has pending migrations; Kong runs with them. Once no "
+                                        "node of the previous Kong version is left, an operator must run "
+                                        "'kong migrations finish' (or set migrations_finish = auto)");
+                        else
+                                log_info(STAGE_MIGRATIONS, "kong migrations list: %s",
+                                         kong_schema_state_describe(state));
+                        return 0;
+                case ACTION_FAIL:
+                        return error_set(err, -EIO,
+                                         "'kong migrations list' failed (exit %d: %s); its output is above",
+                                         state, kong_schema_state_describe(state));
+                case ACTION_REFUSE:
+                        return error_set(
+                                err, -EPERM,
+                                "%s, but migrations = %s forbids running it; not starting Kong on a "
+                                "schema it cannot run on",
+                                kong_schema_state_describe(state), config_get(c, CONF_MIGRATIONS));
+                case ACTION_BOOTSTRAP: sub = "bootstrap"; break;
+                case ACTION_UP: sub = "up"; break;
+                case ACTION_FINISH: sub = "finish"; break;
+                }
+                log_info(STAGE_MIGRATIONS, "%s: running 'kong migrations %s'",
+                         kong_schema_state_describe(state), sub);
+                r = kong_migrations(c, db, sub, &status, err);
+                if (r < 0)
+                        return r;
+                if (status != 0)
+                        return error_set(err, -EIO,
+                                         "'kong migrations %s' failed (exit %d); its output is above", sub,
+                                         status);
+        }
+        return error_set(err, -ELOOP, "the schema still needs work after %d rounds of migrations",
+                         KONG_MAX_ROUNDS);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Kong as a child process: `kong migrations …` with the database settings
+ * in its environment (the password only there), its output in our log. */
+
+#include "db.h"
+
+/* Exit codes of `kong migrations list` (kong/cmd/migrations.lua). */
+typedef enum KongSchemaState {
+        KONG_SCHEMA_UP_TO_DATE = 0,
+        KONG_SCHEMA_ERROR = 1,
+        KONG_SCHEMA_NEEDS_BOOTSTRAP = 3,
+        KONG_SCHEMA_PENDING = 4, /* run `finish` (also when new ones are there too) */
+        KONG_SCHEMA_NEW = 5,     /* run `up` */
+} KongSchemaState;
+
+const char *kong_schema_state_describe(int exit_status);
+
+/* The environment Kong runs with: PATH, LANG, HOME from ours, KONG_* for
+ * the database. Nothing else of ours leaks in (no AWS credentials). */
+char **kong_child_environment(const DbParams *db, char *const *our_env);
+
+/* Runs `kong_bin args…`; *ret_status is its exit code. Fails (and names
+ * the signal) if it did not exit normally. */
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, int *ret_status, Error *err);
+
+typedef enum MigrationsPolicy {
+        MIGRATIONS_AUTO,
+        MIGRATIONS_BOOTSTRAP_ONLY,
+        MIGRATIONS_OFF,
+} MigrationsPolicy;
+
+typedef enum MigrationsAction {
+        ACTION_NONE,
+        ACTION_BOOTSTRAP,
+        ACTION_UP,
+        ACTION_FINISH,
+        ACTION_REFUSE, /* the policy forbids what the schema needs */
+        ACTION_FAIL,   /* `list` failed */
+} MigrationsAction;
+
+/* What to do after `kong migrations list` exited with 'state'. */
+MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto);
+
+/* Inspects and changes the schema as the policy allows. Call only while
+ * holding the migration lock. */
+int migrations_run(const Config *c, const DbParams *db, Error *err);

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "log.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
+
+static struct {
+        bool verbose;
+        bool journal;
+        char *context[4][2];
+} state;
+
+static const struct {
+        const char *name;
+        const char *message_id;
+} stages[_STAGE_MAX] = {
+        [STAGE_CONFIG] = { "config", "892ad107e3e2463c999bc824eb8ef8d0" },
+        [STAGE_IMDS] = { "imds", "0950b45a52694345ae65cc070ad6cbc5" },
+        [STAGE_SECRETS] = { "secrets", "152e1d3822df4e5f93fc8d16124dd47f" },
+        [STAGE_DATABASE] = { "database", "4d1e5ec58db8415c81ef20070e751c37" },
+        [STAGE_MIGRATIONS] = { "migrations", "da2ac317fd514e6898ab87777b1e9982" },
+        [STAGE_RENDER] = { "render", "26401c179f2f454186af30e4f6b380fe" },
+        [STAGE_START] = { "start", "2582524e415d4437afcd023f0e6c4b90" },
+        [STAGE_READY] = { "ready", "c10998842e144f6b811bc2140e292724" },
+        [STAGE_BOOT] = { "boot", "ca3461ce353d400cbc0a021f325fc846" },
+};
+
+/* A failed boot has its own MESSAGE_ID, whatever the stage. */
+#define MESSAGE_ID_BOOT_FAILED "5e725d8e9386489fb031be14d2736643"
+
+const char *stage_name(Stage s)
+{
+        return s < _STAGE_MAX ? stages[s].name : "?";
+}
+
+/* systemd sets JOURNAL_STREAM=dev:ino when stderr goes to the journal. */
+static bool stderr_is_journal(void)
+{
+        const char *e = secure_getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_setup(bool verbose)
+{
+        state.verbose = verbose;
+        state.journal = stderr_is_journal();
+}
+
+void log_context_set(const char *field, const char *value)
+{
+        for (size_t i = 0; i < ELEMENTSOF(state.context); i++) {
+                if (state.context[i][0] && streq(state.context[i][0], field)) {
+                        free(state.context[i][1]);
+                        state.context[i][1] = xstrdup(value);
+                        return;
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(state.context); i++) {
+                if (!state.context[i][0]) {
+                        state.context[i][0] = xstrdup(field);
+                        state.context[i][1] = xstrdup(value);
+                        return;
+                }
+        }
+}
+
+static void emit(int priority, Stage stage, const char *message_id, usec_t duration, int exit_status,
+                 const char *message)
+{
+        if (priority == LOG_DEBUG && !state.verbose)
+                return;
+
+        if (!state.journal) {
+                const char *level = priority <= LOG_ERR       ? "error: "
+                                    : priority == LOG_WARNING ? "warning: "
+                                                              : "";
+                if (duration != USEC_INFINITY)
+                        fprintf(stderr, "%s: %s%s (%llu ms)\n", stage_name(stage), level, message,
+                                (unsigned long long)(duration / USEC_PER_MSEC));
+                else
+                        fprintf(stderr, "%s: %s%s\n", stage_name(stage), level, message);
+                fflush(stderr);
+                return;
+        }
+
+        struct iovec iov[16];
+        char *fields[16];
+        size_t n = 0;
+
+        fields[n++] = xasprintf("MESSAGE=%s", message);
+        fields[n++] = xasprintf("PRIORITY=%d", priority);
+        fields[n++] = xasprintf("SYSLOG_IDENTIFIER=kong-bootstrap");
+        fields[n++] = xasprintf("STAGE=%s", stage_name(stage));
+        if (message_id)
+                fields[n++] = xasprintf("MESSAGE_ID=%s", message_id);
+        if (duration != USEC_INFINITY)
+                fields[n++] = xasprintf("DURATION_USEC=%llu", (unsigned long long)duration);
+        if (exit_status >= 0)
+                fields[n++] = xasprintf("EXIT_STATUS=%d", exit_status);
+        for (size_t i = 0; i < ELEMENTSOF(state.context); i++)
+                if (state.context[i][0] && state.context[i][1])
+                        fields[n++] = xasprintf("%s=%s", state.context[i][0], state.context[i][1]);
+        for (size_t i = 0; i < n; i++)
+                iov[i] = (struct iovec){ .iov_base = fields[i], .iov_len = strlen(fields[i]) };
+        /* Never fatal: a missing journal must not stop a boot. */
+        (void)sd_journal_sendv(iov, (int)n);
+        for (size_t i = 0; i < n; i++)
+                free(fields[i]);
+}
+
+static char *format_message(const char *fmt, va_list ap)
+{
+        char *m;
+        if (vasprintf(&m, fmt, ap) < 0)
+                abort();
+        return m;
+}
+
+void log_msg(int priority, Stage stage, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = format_message(fmt, ap);
+        va_end(ap);
+        emit(priority, stage, NULL, USEC_INFINITY, -1, m);
+}
+
+void log_stage_done(Stage stage, usec_t started, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = format_message(fmt, ap);
+        va_end(ap);
+        emit(LOG_INFO, stage, stages[stage].message_id, now_usec() - started, -1, m);
+}
+
+void log_stage_failed(Stage stage, usec_t started, int exit_status, const char *message)
+{
+        emit(LOG_ERR, stage, MESSAGE_ID_BOOT_FAILED, now_usec() - started, exit_status, message);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * The one logging path. Under systemd (stderr connected to the journal, as
+ * $JOURNAL_STREAM says) each call becomes a structured journal record;
+ * otherwise a readable line on stderr. Callers never pass secrets.
+ */
+
+#include <syslog.h>
+
+#include "util.h"
+
+/* Stages of a boot; each has a MESSAGE_ID explained in
+ * units/kong-bootstrap.catalog. */
+typedef enum Stage {
+        STAGE_CONFIG,
+        STAGE_IMDS,
+        STAGE_SECRETS,
+        STAGE_DATABASE,
+        STAGE_MIGRATIONS,
+        STAGE_RENDER,
+        STAGE_START,
+        STAGE_READY,
+        STAGE_BOOT, /* the whole boot: done or failed */
+        _STAGE_MAX,
+} Stage;
+
+void log_setup(bool verbose);
+const char *stage_name(Stage s);
+
+/* Context fields added to every later journal record (INSTANCE_ID,
+ * SECRET_ARN). NULL value removes the field. */
+void log_context_set(const char *field, const char *value);
+
+_printf_(3, 4) void log_msg(int priority, Stage stage, const char *fmt, ...);
+
+/* The record that closes a stage: MESSAGE_ID of the stage, its duration. */
+_printf_(3, 4) void log_stage_done(Stage stage, usec_t started, const char *fmt, ...);
+/* The record of a failed boot: MESSAGE_ID of failure, the stage, exit code. */
+void log_stage_failed(Stage stage, usec_t started, int exit_status, const char *message);
+
+#define log_debug(stage, ...)   log_msg(LOG_DEBUG, stage, __VA_ARGS__)
+#define log_info(stage, ...)    log_msg(LOG_INFO, stage, __VA_ARGS__)
+#define log_notice(stage, ...)  log_msg(LOG_NOTICE, stage, __VA_ARGS__)
+#define log_warning(stage, ...) log_msg(LOG_WARNING, stage, __VA_ARGS__)
+#define log_error(stage, ...)   log_msg(LOG_ERR, stage, __VA_ARGS__)

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kong-bootstrap: turns a freshly launched EC2 instance into a ready Kong
+ * Gateway node. main() only parses the command line, loads the
+ * configuration and hands over to the command (run.c).
+ */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "run.h"
+#include "secrets.h"
+
+extern char **environ;
+
+static void help(void)
+{
+        printf("Usage: kong-bootstrap [OPTIONS] COMMAND\n"
+               "\n"
+               "Turns this EC2 instance into a ready Kong Gateway node.\n"
+               "\n"
+               "Commands:\n"
+               "  run [--oneshot]   boot: IMDS, secret, Postgres, migrations, kong.conf, kong.service\n"
+               "  render            print the kong.conf and env file a run would write (secrets redacted)\n"
+               "  check             check config, IMDS, Secrets Manager and Postgres; change nothing\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config PATH  configuration file (default " DEFAULT_CONFIG_PATH ")\n"
+               "      --set KEY=VALUE  override one setting (repeatable)\n"
+               "      --oneshot     with run: exit after Kong is ready instead of staying\n"
+               "  -v, --verbose     debug logging\n"
+               "  -h, --help        this text\n"
+               "      --version     print the version\n"
+               "\n"
+               "Exit status: 0 ok, 2 usage, 10 config, 11 IMDS, 12 Secrets Manager, 13 database,\n"
+               "14 migrations, 15 render, 16 systemd, 17 Kong readiness, 1 internal error.\n");
+}
+
+static int load_config(Config *c, const char *path, bool explicit_path, char **sets, Error *err)
+{
+        int r = config_load_file(c, path, explicit_path, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *copy = xstrdup(path);
+        _cleanup_free_ char *confd = xasprintf("%s/conf.d", dirname(copy));
+        r = config_load_dir(c, confd, err);
+        if (r < 0)
+                return r;
+        r = config_load_environ(c, environ, err);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (s, sets) {
+                r = config_load_assignment(c, *s, err);
+                if (r < 0)
+                        return r;
+        }
+        return config_validate(c, err);
+}
+
+int main(int argc, char *argv[])
+{
+        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "set", required_argument, NULL, OPT_SET },
+                { "oneshot", no_argument, NULL, OPT_ONESHOT },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        const char *config_path = DEFAULT_CONFIG_PATH;
+        bool explicit_path = false, verbose = false, oneshot = false;
+        _cleanup_strv_ char **sets = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        Error err = { "" };
+        int opt, status;
+
+        while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) >= 0) {
+                switch (opt) {
+                case 'c':
+                        config_path = optarg;
+                        explicit_path = true;
+                        break;
+                case OPT_SET: strv_push(&sets, xstrdup(optarg)); break;
+                case OPT_ONESHOT: oneshot = true; break;
+                case 'v': verbose = true; break;
+                case 'h': help(); return EXIT_OK;
+                case OPT_VERSION: printf("kong-bootstrap %s\n", PACKAGE_VERSION); return EXIT_OK;
+                default: fprintf(stderr, "Try 'kong-bootstrap --help'.\n"); return EXIT_USAGE;
+                }
+        }
+        if (optind != argc - 1) {
+                fprintf(stderr, "kong-bootstrap: expected one command (run, render or check); try --help\n");
+                return EXIT_USAGE;
+        }
+        const char *command = argv[optind];
+        if (!streq(command, "run") && !streq(command, "render") && !streq(command, "check")) {
+                fprintf(stderr, "kong-bootstrap: unknown command '%s'; try --help\n", command);
+                return EXIT_USAGE;
+        }
+        if (oneshot && !streq(command, "run")) {
+                fprintf(stderr, "kong-bootstrap: --oneshot only applies to run\n");
+                return EXIT_USAGE;
+        }
+
+        umask(0022); /* kong.conf is 0644 whatever umask we were given; the env file is created 0600 */
+        log_setup(verbose);
+        json_install_wiping_hooks();
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                fprintf(stderr, "kong-bootstrap: cannot initialise libcurl\n");
+                return EXIT_INTERNAL;
+        }
+
+        usec_t started = now_usec();
+        config_new(&c);
+        if (load_config(c, config_path, explicit_path, sets, &err) < 0) {
+                log_stage_failed(STAGE_CONFIG, started, EXIT_CONFIG, err.msg);
+                status = EXIT_CONFIG;
+        } else if (streq(command, "run")) {
+                log_stage_done(STAGE_CONFIG, started, "configuration from %s", config_path);
+                status = command_run(c, oneshot);
+        } else if (streq(command, "render"))
+                status = command_render(c);
+        else
+                status = command_check(c, config_path);
+
+        http_cleanup();
+        curl_global_cleanup();
+        return status;
+}

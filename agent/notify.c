@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "notify.h"
+
+#include <stdio.h>
+#include <systemd/sd-daemon.h>
+
+void notify_status(const char *fmt, ...)
+{
+        char status[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(status, sizeof(status), fmt, ap);
+        va_end(ap);
+        (void)sd_notifyf(0, "STATUS=%s", status);
+}
+
+void notify_ready(const char *status)
+{
+        (void)sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+}
+
+void notify_extend_timeout(usec_t usec)
+{
+        (void)sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
+}
+
+void notify_stopping(void)
+{
+        (void)sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+}

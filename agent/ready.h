@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Kong readiness: GET /status/ready on the status listener until 200. */
+
+#include "util.h"
+
+/* The URL to poll for a status_listen value ("0.0.0.0:8100",
+ * "[::]:8100 ssl", "a:1, b:2"): its first listener, with wildcard
+ * addresses replaced by loopback. */
+int ready_url_from_listen(const char *status_listen, char **ret, Error *err);
+
+int kong_wait_ready(const char *status_listen, usec_t timeout, usec_t *ret_elapsed, Error *err);

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "run.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "db.h"
+#include "fileio.h"
+#include "imds.h"
+#include "kong.h"
+#include "notify.h"
+#include "ready.h"
+#include "render.h"
+#include "secrets.h"
+#include "systemd.h"
+
+/* How long one node waits for another's migrations before giving up. */
+#define MIGRATION_LOCK_TIMEOUT (3600 * USEC_PER_SEC)
+#define START_JOB_TIMEOUT      (300 * USEC_PER_SEC)
+
+typedef struct Boot {
+        const Config *config;
+        usec_t started;
+        Imds *imds;
+        InstanceInfo instance;
+        char *region;
+        AwsCredentials credentials;
+        SecretValue secret;
+        DbParams db;
+        PGconn *lock_conn;
+        Buf kong_conf;
+        Buf env_file;
+} Boot;
+
+static void boot_done(Boot *b)
+{
+        imds_free(b->imds);
+        instance_info_done(&b->instance);
+        free(b->region);
+        aws_credentials_done(&b->credentials);
+        secret_value_done(&b->secret);
+        db_params_done(&b->db);
+        PQfinish(b->lock_conn);
+        buf_done(&b->kong_conf);
+        buf_done(&b->env_file);
+}
+
+int exit_status_for_stage(Stage s)
+{
+        switch (s) {
+        case STAGE_CONFIG: return EXIT_CONFIG;
+        case STAGE_IMDS: return EXIT_IMDS;
+        case STAGE_SECRETS: return EXIT_SECRETS;
+        case STAGE_DATABASE: return EXIT_DATABASE;
+        case STAGE_MIGRATIONS: return EXIT_MIGRATIONS;
+        case STAGE_RENDER: return EXIT_RENDER;
+        case STAGE_START: return EXIT_SYSTEMD;
+        case STAGE_READY: return EXIT_READY;
+        default: return EXIT_INTERNAL;
+        }
+}
+
+static int fail(const Boot *b, Stage s, const Error *err)
+{
+        int status = exit_status_for_stage(s);
+        log_stage_failed(s, b->started, status, err->msg);
+        notify_status("failed at %s: %s", stage_name(s), err->msg);
+        return status;
+}
+
+static bool region_is_valid(const char *r)
+{
+        for (const char *p = r; *p; p++)
+                if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-')
+                        return false;
+        return !isempty(r);
+}
+
+/* Step 2: who and where we are, and the role's credentials. */
+static int boot_imds(Boot *b, Error *err)
+{
+        const Config *c = b->config;
+        usec_t started = now_usec();
+        int r;
+
+        notify_status("reading instance metadata (IMDSv2)");
+        r = imds_new(&b->imds, config_get(c, CONF_IMDS_ENDPOINT), config_get_seconds(c, CONF_IMDS_TIMEOUT),
+                     err);
+        if (r < 0)
+                return r;
+        r = imds_get_instance(b->imds, &b->instance, err);
+        if (r < 0)
+                return r;
+        log_context_set("INSTANCE_ID", b->instance.instance_id);
+
+        b->region = xstrdup(config_is_set(c, CONF_REGION) ? config_get(c, CONF_REGION) : b->instance.region);
+        if (!region_is_valid(b->region))
+                return error_set(err, -EINVAL, "region from %s is not a region name",
+                                 config_source(c, CONF_REGION));
+
+        r = imds_get_role_credentials(b->imds, b->instance.role, &b->credentials, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *cidrs = strv_join(b->instance.vpc_cidrs, ", ");
+        log_stage_done(STAGE_IMDS, started, "instance %s in %s (region %s), VPC %s, role %s",
+                       b->instance.instance_id, b->instance.availability_zone, b->region, cidrs,
+                       b->instance.role);
+        return 0;
+}
+
+/* Step 3: the database credentials. */
+static int boot_secret(Boot *b, Error *err)
+{
+        const Config *c = b->config;
+        usec_t started = now_usec();
+        _cleanup_free_ char *default_endpoint =
+                xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
+        const char *endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
+                                       ? config_get(c, CONF_SECRETSMANAGER_ENDPOINT)
+                                       : default_endpoint;
+        DbSecret secret = { 0 };
+        int r;
+
+        notify_status("reading secret %s", config_get(c, CONF_SECRET_ID));
+        r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
+                              config_get(c, CONF_SECRET_VERSION_STAGE), &b->secret, err);
+        if (r < 0)
+                return r;
+        log_context_set("SECRET_ARN", b->secret.arn);
+        r = secrets_parse_rds(b->secret.string, strlen(b->secret.string), &secret, err);
+        if (r >= 0)
+                r = db_params_resolve(&secret, c, &b->db, err);
+        db_secret_done(&secret);
+        if (r < 0) {
+                error_prefix(err, "secret '%s' (%s)", config_get(c, CONF_SECRET_ID), b->secret.arn);
+                return r;
+        }
+        log_stage_done(STAGE_SECRETS, started, "secret %s version %s: database %s:%s/%s as %s",
+                       b->secret.arn, b->secret.version_id, b->db.host, b->db.port, b->db.dbname,
+                       b->db.user);
+        return 0;
+}
+
+/* Step 4: wait until Postgres takes our credentials. The connection stays
+ * open: it is the one that holds the migration lock. */
+static int boot_database(Boot *b, Error *err)
+{
+        usec_t started = now_usec();
+        notify_status("waiting for Postgres %s:%s", b->db.host, b->db.port);
+        int r = db_wait(&b->db, config_get_seconds(b->config, CONF_PG_WAIT_TIMEOUT), &b->lock_conn, err);
+        if (r < 0)
+                return r;
+        log_stage_done(STAGE_DATABASE, started, "Postgres %s:%s/%s answers (server %d)", b->db.host,
+                       b->db.port, b->db.dbname, PQserverVersion(b->lock_conn));
+        return 0;
+}
+
+/* Step 5: one node at a time inspects and changes the schema. */
+static int boot_migrations(Boot *b, Error *err)
+{
+        usec_t started = now_usec();
+        Error unlock_err;
+        int r;
+
+        notify_status("migrations: waiting for the migration lock");
+        r = db_migration_lock(b->lock_conn, &b->db, MIGRATION_LOCK_TIMEOUT, err);
+        if (r < 0)
+                return r;
+        log_info(STAGE_MIGRATIONS, "holding the migration lock");
+        r = migrations_run(b->config, &b->db, err);
+        if (db_migration_unlock(b->lock_conn, &b->db, &unlock_err) < 0)
+                log_warning(STAGE_MIGRATIONS,
+                            "cannot release the migration lock (closing the connection does): %s",
+                            unlock_err.msg);
+        /* Kong has its own connections from here on; ours is done. */
+        PQfinish(b->lock_conn);
+        b->lock_conn = NULL;
+        if (r < 0)
+                return r;
+        log_stage_done(STAGE_MIGRATIONS, started, "schema ready for Kong");
+        return 0;
+}
+
+/* Step 6, first half: both files as bytes, before anything changes. */
+static int boot_render(Boot *b, bool redact, Error *err)
+{
+        int r = render_kong_conf(b->config, &b->db, b->instance.vpc_cidrs, &b->kong_conf, err);
+        if (r < 0)
+                return r;
+        return render_env_file(&b->db, redact, &b->env_file, err);
+}
+
+/* Step 6, second half. kong.conf first: the env file's presence in /run is
+ * what tells kong.service that this boot's config is complete. */
+static int boot_write_files(Boot *b, Error *err)
+{
+        const Config *c = b->config;
+        usec_t started = now_usec();
+        bool conf_changed, env_changed;
+        int r;
+
+        r = write_file_atomic(config_get(c, CONF_KONG_CONF), b->kong_conf.data, b->kong_conf.len, 0644, 0755,
+                              &conf_changed, err);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(config_get(c, CONF_KONG_ENV_FILE), b->env_file.data, b->env_file.len, 0600,
+                              0700, &env_changed, err);
+        if (r < 0)
+                return r;
+        log_stage_done(STAGE_RENDER, started, "%s %s, %s %s", config_get(c, CONF_KONG_CONF),
+                       conf_changed ? "written" : "unchanged", config_get(c, CONF_KONG_ENV_FILE),
+                       env_changed ? "written" : "unchanged");
+        return 0;
+}
+
+/* Step 7. */
+static int boot_start_kong(Boot *b, Error *err)
+{
+        const char *unit = config_get(b->config, CONF_KONG_UNIT);
+        usec_t started = now_usec();
+
+        notify_status("starting %s", unit);
+        int r = systemd_start_unit(unit, START_JOB_TIMEOUT, err);
+        if (r < 0)
+                return r;
+        log_stage_done(STAGE_START, started, "%s started", unit);
+        return 0;
+}
+
+static int boot_wait_ready(Boot *b, Error *err)
+{
+        usec_t started = now_usec(), elapsed;
+        int r = kong_wait_ready(config_get(b->config, CONF_STATUS_LISTEN),
+                                config_get_seconds(b->config, CONF_READY_TIMEOUT), &elapsed, err);
+        if (r < 0)
+                return r;
+        log_stage_done(STAGE_READY, started, "Kong ready after %llu ms",
+                       (unsigned long long)(elapsed / USEC_PER_MSEC));
+        return 0;
+}
+
+/* Until the day-2 watchers exist, the daemon's job after boot is to stay:
+ * kong-bootstrap.service remains active, and stops on SIGTERM. */
+static int stay(void)
+{
+        sigset_t set;
+        int sig;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return EXIT_INTERNAL;
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+                ;
+        notify_stopping();
+        log_info(STAGE_BOOT, "stopping on %s", strsignal(sig));
+        return EXIT_OK;
+}
+
+int command_run(const Config *c, bool oneshot)
+{
+        Boot b = { .config = c, .started = now_usec() };
+        Error err = { "" };
+        int status = EXIT_OK;
+
+#define STEP(stage, call)                               \
+        do {                                            \
+                if ((call) < 0) {                       \
+                        status = fail(&b, stage, &err); \
+                        goto out;                       \
+                }                                       \
+        } while (0)
+
+        STEP(STAGE_IMDS, boot_imds(&b, &err));
+        STEP(STAGE_SECRETS, boot_secret(&b, &err));
+        STEP(STAGE_RENDER, boot_render(&b, false, &err));
+        STEP(STAGE_DATABASE, boot_database(&b, &err));
+        STEP(STAGE_MIGRATIONS, boot_migrations(&b, &err));
+        STEP(STAGE_RENDER, boot_write_files(&b, &err));
+        STEP(STAGE_START, boot_start_kong(&b, &err));
+        STEP(STAGE_READY, boot_wait_ready(&b, &err));
+#undef STEP
+
+        usec_t total = now_usec() - b.started;
+        log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot took %llu ms",
+                       (unsigned long long)(total / USEC_PER_MSEC));
+        notify_ready(oneshot ? "Kong ready" : "Kong ready; watching");
+out:
+        boot_done(&b);
+        if (status == EXIT_OK && !oneshot)
+                status = stay();
+        return status;
+}
+
+int command_render(const Config *c)
+{
+        Boot b = { .config = c, .started = now_usec() };
+        Error err = { "" };
+        int status = EXIT_OK;
+
+        if (boot_imds(&b, &err) < 0)
+                status = fail(&b, STAGE_IMDS, &err);
+        else if (boot_secret(&b, &err) < 0)
+                status = fail(&b, STAGE_SECRETS, &err);
+        else if (boot_render(&b, true, &err) < 0)
+                status = fail(&b, STAGE_RENDER, &err);
+        else
+                printf("# ---- %s ----\n%s\n# ---- %s (mode 0600) ----\n%s", config_get(c, CONF_KONG_CONF),
+                       b.kong_conf.data, config_get(c, CONF_KONG_ENV_FILE), b.env_file.data);
+        boot_done(&b);
+        return status;
+}
+
+static void check_line(bool ok, const char *what, const char *detail)
+{
+        printf("%-4s %-9s %s\n", ok ? "ok" : "FAIL", what, detail);
+        fflush(stdout);
+}
+
+int command_check(const Config *c, const char *config_path)
+{
+        Boot b = { .config = c, .started = now_usec() };
+        Error err = { "" };
+        int status = EXIT_OK;
+        char line[1200];
+
+        check_line(true, "config", config_path);
+        if (boot_imds(&b, &err) < 0) {
+                check_line(false, "imds", err.msg);
+                status = EXIT_IMDS;
+                goto out;
+        }
+        snprintf(line, sizeof(line), "instance %s, region %s, role %s", b.instance.instance_id, b.region,
+                 b.instance.role);
+        check_line(true, "imds", line);
+        if (boot_secret(&b, &err) < 0) {
+                check_line(false, "secrets", err.msg);
+                status = EXIT_SECRETS;
+                goto out;
+        }
+        snprintf(line, sizeof(line), "%s (version %s)", b.secret.arn, b.secret.version_id);
+        check_line(true, "secrets", line);
+        if (boot_render(&b, true, &err) < 0) {
+                check_line(false, "render", err.msg);
+                status = EXIT_RENDER;
+                goto out;
+        }
+        check_line(true, "render", "kong.conf and env file can be written from this configuration");
+        /* One attempt, no waiting: check says how things are now. */
+        if (db_wait(&b.db, 0, &b.lock_conn, &err) < 0) {
+                check_line(false, "postgres", err.msg);
+                status = EXIT_DATABASE;
+                goto out;
+        }
+        snprintf(line, sizeof(line), "%s:%s/%s as %s", b.db.host, b.db.port, b.db.dbname, b.db.user);
+        check_line(true, "postgres", line);
+out:
+        boot_done(&b);
+        return status;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Secrets Manager GetSecretValue (JSON 1.1, SigV4) and the RDS secret JSON. */
+
+#include "http.h"
+
+typedef struct SecretValue {
+        char *arn;
+        char *name;
+        char *version_id;
+        char *string; /* secret: SecretString, or SecretBinary decoded */
+} SecretValue;
+
+void secret_value_done(SecretValue *v);
+
+/* The RDS secret JSON; every field but username/password may be NULL. */
+typedef struct DbSecret {
+        char *engine;
+        char *host;
+        char *port; /* digits; the JSON may hold a number or a string */
+        char *dbname;
+        char *username;
+        char *password; /* secret */
+} DbSecret;
+
+void db_secret_done(DbSecret *s);
+
+/* Makes cJSON wipe every block it frees: parsed secrets live in cJSON
+ * strings for a moment. Call once, before any parsing. */
+void json_install_wiping_hooks(void);
+
+int secrets_get_value(const char *endpoint, const char *region, const AwsCredentials *creds,
+                      const char *secret_id, const char *version_stage, SecretValue *ret, Error *err);
+
+/* The body of a GetSecretValue 200 response. */
+int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error *err);
+int secrets_parse_rds(const char *json, size_t len, DbSecret *ret, Error *err);
+
+/* AWS JSON protocol errors: {"__type": "ns#Code" or "Code:…", "message"}.
+ * Returns the bare code and the message (either may be NULL). */
+int aws_parse_json_error(const char *body, size_t len, char **ret_code, char **ret_message);

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "systemd.h"
+
+#include <systemd/sd-bus.h>
+
+#include "notify.h"
+
+typedef struct JobWait {
+        const char *job_path; /* NULL until StartUnit replied */
+        char *result;
+        /* JobRemoved can arrive before we read the StartUnit reply's
+         * path only if we processed it first; remember them all. */
+        char **seen_paths;
+        char **seen_results;
+} JobWait;
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        JobWait *w = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &path, &unit, &result) < 0)
+                return 0;
+        strv_push(&w->seen_paths, xstrdup(path));
+        strv_push(&w->seen_results, xstrdup(result));
+        return 0;
+}
+
+static const char *job_result(const JobWait *w)
+{
+        for (size_t i = 0; w->job_path && w->seen_paths && w->seen_paths[i]; i++)
+                if (streq(w->seen_paths[i], w->job_path))
+                        return w->seen_results[i];
+        return NULL;
+}
+
+static char *unit_service_result(sd_bus *bus, const char *unit)
+{
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *path;
+        char *result = NULL;
+
+        if (sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "GetUnit", &e, &reply, "s", unit) >= 0 &&
+            sd_bus_message_read(reply, "o", &path) >= 0)
+                (void)sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path,
+                                                 "org.freedesktop.systemd1.Service", "Result", &e, &result);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&e);
+        return result;
+}
+
+int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
+{
+        sd_bus *bus = NULL;
+        sd_bus_slot *slot = NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        JobWait w = { 0 };
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0) {
+                error_set(err, r, "cannot connect to the system bus: %s", strerror(-r));
+                goto out;
+        }
+        r = sd_bus_match_signal(bus, &slot, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                "org.freedesktop.systemd1.Manager", "JobRemoved", on_job_removed, &w);
+        if (r < 0) {
+                error_set(err, r, "cannot watch systemd's jobs: %s", strerror(-r));
+                goto out;
+        }
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "StartUnit", &e, &reply, "ss", unit,
+                               "replace");
+        if (r < 0) {
+                error_set(err, r, "systemd refused to start %s: %s", unit,
+                          e.message ? e.message : strerror(-r));
+                goto out;
+        }
+        r = sd_bus_message_read(reply, "o", &w.job_path);
+        if (r < 0) {
+                error_set(err, r, "unexpected StartUnit reply: %s", strerror(-r));
+                goto out;
+        }
+
+        usec_t deadline = now_usec() + timeout;
+        while (!job_result(&w)) {
+                usec_t now = now_usec();
+                if (now >= deadline) {
+                        r = error_set(err, -ETIMEDOUT, "the start job of %s did not finish within %llu s",
+                                      unit, (unsigned long long)(timeout / USEC_PER_SEC));
+                        goto out;
+                }
+                r = sd_bus_process(bus, NULL);
+                if (r < 0) {
+                        error_set(err, r, "lost the system bus while starting %s: %s", unit, strerror(-r));
+                        goto out;
+                }
+                if (r > 0)
+                        continue;
+                notify_extend_timeout(deadline - now + 10 * USEC_PER_SEC);
+                r = sd_bus_wait(bus, deadline - now);
+                if (r < 0) {
+                        error_set(err, r, "lost the system bus while starting %s: %s", unit, strerror(-r));
+                        goto out;
+                }
+        }
+
+        const char *result = job_result(&w);
+        if (!streq(result, "done")) {
+                _cleanup_free_ char *service_result = unit_service_result(bus, unit);
+                r = error_set(err, -EIO,
+                              "%s failed to start: job %s, service result '%s' (see journalctl -u %s)", unit,
+                              result, service_result ?: "unknown", unit);
+                goto out;
+        }
+        r = 0;
+out:
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(reply); /* also owns w.job_path */
+        sd_bus_slot_unref(slot);
+        sd_bus_flush_close_unref(bus);
+        strv_free(w.seen_paths);
+        strv_free(w.seen_results);
+        return r;
+}

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Starting kong.service the way systemctl does, over systemd's D-Bus API
+ * (src/shared/bus-wait-for-jobs.c): JobRemoved match first, then
+ * StartUnit(name, "replace"), then wait for our job's result. */
+
+#include "util.h"
+
+int systemd_start_unit(const char *unit, usec_t timeout, Error *err);
