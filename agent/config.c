@@ -26,12 +26,13 @@ static const struct {
         const char *default_value;
         ValueType type;
         const char *const *choices;
+        bool local_only; /* never from instance tags or user-data */
 } keys[_CONF_MAX] = {
         [CONF_SECRET_ID] = { "secret_id", "", T_STRING },
         [CONF_SECRET_VERSION_STAGE] = { "secret_version_stage", "AWSCURRENT", T_STRING },
         [CONF_REGION] = { "region", "", T_STRING },
-        [CONF_IMDS_ENDPOINT] = { "imds_endpoint", "http://169.254.169.254", T_URL },
-        [CONF_IMDS_TIMEOUT] = { "imds_timeout", "240", T_SECONDS },
+        [CONF_IMDS_ENDPOINT] = { "imds_endpoint", "http://169.254.169.254", T_URL, .local_only = true },
+        [CONF_IMDS_TIMEOUT] = { "imds_timeout", "240", T_SECONDS, .local_only = true },
         [CONF_SECRETSMANAGER_ENDPOINT] = { "secretsmanager_endpoint", "", T_URL },
         [CONF_AUTOSCALING_ENDPOINT] = { "autoscaling_endpoint", "", T_URL },
         [CONF_PG_HOST] = { "pg_host", "", T_STRING },
@@ -48,10 +49,11 @@ static const struct {
                               (const char *const[]){ "auto", "bootstrap-only", "off", NULL } },
         [CONF_MIGRATIONS_FINISH] = { "migrations_finish", "manual", T_ENUM,
                                      (const char *const[]){ "manual", "auto", NULL } },
-        [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH },
-        [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH },
-        [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH },
-        [CONF_KONG_UNIT] = { "kong_unit", "kong.service", T_STRING },
+        [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH, .local_only = true },
+        [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH, .local_only = true },
+        [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH,
+                                 .local_only = true },
+        [CONF_KONG_UNIT] = { "kong_unit", "kong.service", T_STRING, .local_only = true },
         [CONF_PROXY_LISTEN] = { "proxy_listen",
                                 "0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 http2 ssl proxy_protocol",
                                 T_STRING },
@@ -123,7 +125,8 @@ static bool value_has_control_chars(const char *v)
         return false;
 }
 
-int config_set(Config *c, const char *key, const char *value, const char *source, Error *err)
+int config_set(Config *c, ConfigLayer layer, const char *key, const char *value, const char *source,
+               Error *err)
 {
         _cleanup_free_ char *shown = sanitize_for_log(key, 64);
 
@@ -147,19 +150,32 @@ int config_set(Config *c, const char *key, const char *value, const char *source
                                          source, shown);
                 for (size_t i = 0; i < c->n_kong; i++) {
                         if (streq(c->kong[i].name, name)) {
+                                if (layer < c->kong[i].layer)
+                                        return 0;
+                                c->kong[i].layer = layer;
                                 free_and_strdup(&c->kong[i].value, value);
                                 free_and_strdup(&c->kong[i].source, source);
                                 return 0;
                         }
                 }
                 c->kong = xrealloc(c->kong, (c->n_kong + 1) * sizeof(KongSetting));
-                c->kong[c->n_kong++] = (KongSetting){ xstrdup(name), xstrdup(value), xstrdup(source) };
+                c->kong[c->n_kong++] =
+                        (KongSetting){ layer, xstrdup(name), xstrdup(value), xstrdup(source) };
                 return 0;
         }
 
         int k = config_key_from_name(key);
         if (k < 0)
                 return error_set(err, -ENOENT, "%s: unknown key '%s'", source, shown);
+        if (keys[k].local_only && (layer == CONFIG_LAYER_TAG || layer == CONFIG_LAYER_USERDATA))
+                return error_set(
+                        err, -EPERM,
+                        "%s: '%s' can only be set in the config file, the environment or --set, not "
+                        "from instance metadata",
+                        source, shown);
+        if (layer < c->settings[k].layer)
+                return 0;
+        c->settings[k].layer = layer;
         free_and_strdup(&c->settings[k].value, value);
         free_and_strdup(&c->settings[k].source, source);
         return 0;
@@ -170,7 +186,8 @@ static bool key_char_ok(char ch)
         return islower((unsigned char)ch) || isdigit((unsigned char)ch) || ch == '_' || ch == '.';
 }
 
-int config_load_text(Config *c, const char *text, size_t len, const char *origin, Error *err)
+int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len, const char *origin,
+                     Error *err)
 {
         size_t lineno = 0;
         const char *p = text, *end = text + len;
@@ -202,7 +219,8 @@ int config_load_text(Config *c, const char *text, size_t len, const char *origin
                 if (*s == '\0' || *s == ';')
                         continue;
 
-                _cleanup_free_ char *source = xasprintf("%s:%zu", origin, lineno);
+                _cleanup_free_ char *source = origin[0] == '/' ? xasprintf("%s:%zu", origin, lineno)
+                                                               : xasprintf("%s line %zu", origin, lineno);
                 char *eq = strchr(s, '=');
                 if (!eq)
                         return error_set(err, -EINVAL, "%s: expected 'key = value'", source);
@@ -215,7 +233,7 @@ int config_load_text(Config *c, const char *text, size_t len, const char *origin
                                 _cleanup_free_ char *shown = sanitize_for_log(key, 64);
                                 return error_set(err, -EINVAL, "%s: invalid key '%s'", source, shown);
                         }
-                int r = config_set(c, key, value, source, err);
+                int r = config_set(c, layer, key, value, source, err);
                 if (r < 0)
                         return r;
         }
@@ -250,7 +268,7 @@ int config_load_file(Config *c, const char *path, bool must_exist, Error *err)
                 buf_append(&b, chunk, (size_t)n);
         }
         close(fd);
-        return config_load_text(c, b.data ? b.data : "", b.len, path, err);
+        return config_load_text(c, CONFIG_LAYER_FILE, b.data ? b.data : "", b.len, path, err);
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -309,7 +327,7 @@ int config_load_environ(Config *c, char *const *envp, Error *err)
                         key = k;
                 }
                 _cleanup_free_ char *source = xasprintf("environment %s", var);
-                int r = config_set(c, key, eq + 1, source, err);
+                int r = config_set(c, CONFIG_LAYER_ENV, key, eq + 1, source, err);
                 if (r < 0)
                         return r;
         }
@@ -322,7 +340,7 @@ int config_load_assignment(Config *c, const char *assignment, Error *err)
         if (!eq || eq == assignment)
                 return error_set(err, -EINVAL, "--set expects KEY=VALUE");
         _cleanup_free_ char *key = xstrndup(assignment, (size_t)(eq - assignment));
-        return config_set(c, strip(key), eq + 1, "--set", err);
+        return config_set(c, CONFIG_LAYER_CLI, strip(key), eq + 1, "--set", err);
 }
 
 const char *config_get(const Config *c, ConfigKey k)
@@ -425,13 +443,15 @@ static int validate_one(const Config *c, ConfigKey k, Error *err)
         return 0;
 }
 
-int config_validate(const Config *c, Error *err)
+int config_validate(const Config *c, bool complete, Error *err)
 {
         for (size_t k = 0; k < _CONF_MAX; k++) {
                 int r = validate_one(c, (ConfigKey)k, err);
                 if (r < 0)
                         return r;
         }
+        if (!complete)
+                return 0;
         if (!config_is_set(c, CONF_SECRET_ID))
                 return error_set(
                         err, -EINVAL,

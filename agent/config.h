@@ -41,13 +41,27 @@ typedef enum ConfigKey {
         _CONF_MAX,
 } ConfigKey;
 
+/* Sources in SPEC order; a value from a later layer wins, and one from an
+ * earlier layer never overrides it, whatever order they are loaded in
+ * (instance tags and user-data are read after the environment). */
+typedef enum ConfigLayer {
+        CONFIG_LAYER_DEFAULT,
+        CONFIG_LAYER_FILE, /* the config file and conf.d/ */
+        CONFIG_LAYER_TAG,
+        CONFIG_LAYER_USERDATA,
+        CONFIG_LAYER_ENV,
+        CONFIG_LAYER_CLI,
+} ConfigLayer;
+
 typedef struct Setting {
+        ConfigLayer layer;
         char *value;  /* never NULL after config_new(); "" means unset */
         char *source; /* "default", "PATH:LINE", "environment KONG_BOOTSTRAP_X", "--set" */
 } Setting;
 
 /* kong.<name> keys, copied into kong.conf. */
 typedef struct KongSetting {
+        ConfigLayer layer;
         char *name;
         char *value;
         char *source;
@@ -70,13 +84,18 @@ const char *config_key_name(ConfigKey k);
 int config_key_from_name(const char *name);
 
 /* Sets 'key' (a ConfigKey name or kong.<setting>) from 'source'. Unknown
- * keys are refused, naming the source. */
-int config_set(Config *c, const char *key, const char *value, const char *source, Error *err);
+ * keys are refused, naming the source, and so are keys that decide which
+ * program runs or which files are written when they come from instance
+ * metadata (tags, user-data). A value from an earlier layer than the one
+ * set is ignored. */
+int config_set(Config *c, ConfigLayer layer, const char *key, const char *value, const char *source,
+               Error *err);
 
 /* Parses kong.conf-style text ('#'/';' comment lines, inline '#' comments,
  * '\#' for a literal '#', 'key = value'). 'origin' names the text in
- * sources ("PATH" gives "PATH:LINE"). */
-int config_load_text(Config *c, const char *text, size_t len, const char *origin, Error *err);
+ * sources: a path gives "PATH:LINE", anything else "ORIGIN line LINE". */
+int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len, const char *origin,
+                     Error *err);
 int config_load_file(Config *c, const char *path, bool must_exist, Error *err);
 /* All *.conf in 'dir', in lexical order; a missing dir is fine. */
 int config_load_dir(Config *c, const char *dir, Error *err);
@@ -86,8 +105,10 @@ int config_load_environ(Config *c, char *const *envp, Error *err);
 /* "KEY=VALUE" from --set. */
 int config_load_assignment(Config *c, const char *assignment, Error *err);
 
-/* Checks types and required keys; the message names key and source. */
-int config_validate(const Config *c, Error *err);
+/* Checks types, and with 'complete' also required keys (secret_id may
+ * still come from instance tags or user-data until then). The message
+ * names key and source. */
+int config_validate(const Config *c, bool complete, Error *err);
 
 const char *config_get(const Config *c, ConfigKey k);
 const char *config_source(const Config *c, ConfigKey k);

@@ -157,7 +157,6 @@ void instance_info_done(InstanceInfo *i)
         free(i->instance_id);
         free(i->mac);
         strv_free(i->vpc_cidrs);
-        free(i->role);
         *i = (InstanceInfo){ 0 };
 }
 
@@ -215,7 +214,7 @@ int imds_parse_cidrs(const char *text, char ***ret, Error *err)
 int imds_get_instance(Imds *m, InstanceInfo *ret, Error *err)
 {
         InstanceInfo i = { 0 };
-        _cleanup_free_ char *cidrs = NULL, *cidr_path = NULL, *roles = NULL;
+        _cleanup_free_ char *cidrs = NULL, *cidr_path = NULL;
         int r;
 
         if ((r = imds_get_checked(m, "meta-data/placement/region", "-", &i.region, err)) < 0 ||
@@ -230,29 +229,88 @@ int imds_get_instance(Imds *m, InstanceInfo *ret, Error *err)
             (r = imds_parse_cidrs(cidrs, &i.vpc_cidrs, err)) < 0)
                 goto fail;
 
-        r = imds_get(m, "meta-data/iam/security-credentials/", &roles, err);
-        if (r == -ENOENT) {
-                r = error_set(err, r,
-                              "the instance has no IAM instance profile: attach a role allowed to call "
-                              "secretsmanager:GetSecretValue on the secret");
-                goto fail;
-        }
-        if (r < 0)
-                goto fail;
-        /* One role per instance profile; the first line names it. */
-        roles[strcspn(roles, "\n")] = '\0';
-        char *role = strip(roles);
-        if (!is_token_like(role, "+=,.@_-")) {
-                _cleanup_free_ char *shown = sanitize_for_log(role, 64);
-                r = error_set(err, -EBADMSG, "IMDS returned a malformed IAM role name '%s'", shown);
-                goto fail;
-        }
-        i.role = xstrdup(role);
         *ret = i;
         return 0;
 fail:
         instance_info_done(&i);
         return r;
+}
+
+int imds_get_role(Imds *m, char **ret, Error *err)
+{
+        _cleanup_free_ char *roles = NULL;
+
+        int r = imds_get(m, "meta-data/iam/security-credentials/", &roles, err);
+        if (r == -ENOENT)
+                return error_set(err, r,
+                                 "the instance has no IAM instance profile: attach a role allowed to call "
+                                 "secretsmanager:GetSecretValue on the secret");
+        if (r < 0)
+                return r;
+        /* One role per instance profile; the first line names it. */
+        roles[strcspn(roles, "\n")] = '\0';
+        char *role = strip(roles);
+        if (!is_token_like(role, "+=,.@_-")) {
+                _cleanup_free_ char *shown = sanitize_for_log(role, 64);
+                return error_set(err, -EBADMSG, "IMDS returned a malformed IAM role name '%s'", shown);
+        }
+        *ret = xstrdup(role);
+        return 0;
+}
+
+int imds_get_tags(Imds *m, char *const *prefixes, char ***ret_keys, char ***ret_values, Error *err)
+{
+        _cleanup_free_ char *list = NULL;
+        _cleanup_strv_ char **keys = NULL, **values = NULL;
+        char *save = NULL;
+
+        int r = imds_get(m, "meta-data/tags/instance", &list, err);
+        if (r == -ENOENT) {
+                *ret_keys = *ret_values = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        for (char *t = strtok_r(list, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+                char *key = strip(t);
+                bool wanted = false;
+                for (size_t i = 0; prefixes && prefixes[i]; i++)
+                        wanted = wanted || startswith(key, prefixes[i]);
+                if (!wanted)
+                        continue;
+                /* Keys we ask for go into a URL path: only plain characters. */
+                if (!is_token_like(key, ":_.-")) {
+                        _cleanup_free_ char *shown = sanitize_for_log(key, 128);
+                        return error_set(err, -EINVAL, "instance tag '%s' is not a valid kong-bootstrap key",
+                                         shown);
+                }
+                _cleanup_free_ char *path = xasprintf("meta-data/tags/instance/%s", key);
+                char *value = NULL;
+                r = imds_get(m, path, &value, err);
+                if (r < 0)
+                        return r;
+                strv_push(&keys, xstrdup(key));
+                strv_push(&values, value);
+        }
+        *ret_keys = keys;
+        *ret_values = values;
+        keys = values = NULL;
+        return 0;
+}
+
+int imds_get_user_data(Imds *m, Buf *ret, Error *err)
+{
+        char *data = NULL;
+        int r = imds_get(m, "user-data", &data, err);
+        if (r < 0)
+                return r;
+        /* imds_get() hands out NUL-terminated text; user-data with a NUL
+         * inside (gzip) is cut there, which userdata_extract() treats as
+         * "nothing of ours". */
+        *ret = (Buf){ 0 };
+        buf_puts(ret, data);
+        free(data);
+        return 0;
 }
 
 static const char *json_string(const cJSON *o, const char *name)

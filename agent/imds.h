@@ -14,7 +14,6 @@ typedef struct InstanceInfo {
         char *instance_id;
         char *mac;
         char **vpc_cidrs;
-        char *role;
 } InstanceInfo;
 
 /* Gets a token, retrying until 'timeout' passes (IMDS answers late at
@@ -32,7 +31,17 @@ int imds_get(Imds *m, const char *path, char **ret, Error *err);
 int imds_get_instance(Imds *m, InstanceInfo *ret, Error *err);
 void instance_info_done(InstanceInfo *i);
 
+/* The instance profile's role name; -ENOENT when the instance has none. */
+int imds_get_role(Imds *m, char **ret, Error *err);
 int imds_get_role_credentials(Imds *m, const char *role, AwsCredentials *ret, Error *err);
+
+/* Instance tags (InstanceMetadataTags) whose key starts with one of
+ * 'prefixes': parallel key and value vectors. None (no tags, or tags not
+ * exposed to IMDS) is not an error: both vectors stay NULL. */
+int imds_get_tags(Imds *m, char *const *prefixes, char ***ret_keys, char ***ret_values, Error *err);
+
+/* Raw user-data; -ENOENT when the instance has none. */
+int imds_get_user_data(Imds *m, Buf *ret, Error *err);
 
 /* The JSON of meta-data/iam/security-credentials/<role>; a 200 may still
  * carry Code != "Success". */

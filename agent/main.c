@@ -60,7 +60,7 @@ static int load_config(Config *c, const char *path, bool explicit_path, char **s
                 if (r < 0)
                         return r;
         }
-        return config_validate(c, err);
+        return config_validate(c, false, err);
 }
 
 int main(int argc, char *argv[])

@@ -34,7 +34,7 @@ int ready_url_from_listen(const char *status_listen, char **ret, Error *err)
         return 0;
 }
 
-int kong_wait_ready(const char *status_listen, usec_t timeout, usec_t *ret_elapsed, Error *err)
+int kong_wait_ready(const char *status_listen, usec_t timeout, Error *err)
 {
         _cleanup_free_ char *url = NULL;
         usec_t started = now_usec();
@@ -58,10 +58,8 @@ int kong_wait_ready(const char *status_listen, usec_t timeout, usec_t *ret_elaps
                 if (r >= 0) {
                         long status = resp.status;
                         http_response_done(&resp);
-                        if (status == 200) {
-                                *ret_elapsed = now_usec() - started;
+                        if (status == 200)
                                 return 0;
-                        }
                         snprintf(last, sizeof(last), "HTTP %ld", status);
                 } else
                         snprintf(last, sizeof(last), "%s", e.msg);

@@ -10,4 +10,4 @@
  * addresses replaced by loopback. */
 int ready_url_from_listen(const char *status_listen, char **ret, Error *err);
 
-int kong_wait_ready(const char *status_listen, usec_t timeout, usec_t *ret_elapsed, Error *err);
+int kong_wait_ready(const char *status_listen, usec_t timeout, Error *err);

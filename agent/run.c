@@ -14,16 +14,18 @@
 #include "render.h"
 #include "secrets.h"
 #include "systemd.h"
+#include "userdata.h"
 
 /* How long one node waits for another's migrations before giving up. */
 #define MIGRATION_LOCK_TIMEOUT (3600 * USEC_PER_SEC)
 #define START_JOB_TIMEOUT      (300 * USEC_PER_SEC)
 
 typedef struct Boot {
-        const Config *config;
+        Config *config;
         usec_t started;
         Imds *imds;
         InstanceInfo instance;
+        char *role;
         char *region;
         AwsCredentials credentials;
         SecretValue secret;
@@ -37,6 +39,7 @@ static void boot_done(Boot *b)
 {
         imds_free(b->imds);
         instance_info_done(&b->instance);
+        free(b->role);
         free(b->region);
         aws_credentials_done(&b->credentials);
         secret_value_done(&b->secret);
@@ -77,6 +80,22 @@ static bool region_is_valid(const char *r)
         return !isempty(r);
 }
 
+/* For manual runs on a workstation or a test box: credentials from the
+ * environment instead of the instance role. */
+static bool credentials_from_environment(AwsCredentials *ret)
+{
+        const char *id = secure_getenv("AWS_ACCESS_KEY_ID"),
+                   *secret = secure_getenv("AWS_SECRET_ACCESS_KEY");
+        if (isempty(id) || isempty(secret))
+                return false;
+        *ret = (AwsCredentials){
+                .access_key_id = xstrdup(id),
+                .secret_access_key = xstrdup(secret),
+                .session_token = xstrdup(secure_getenv("AWS_SESSION_TOKEN")),
+        };
+        return true;
+}
+
 /* Step 2: who and where we are, and the role's credentials. */
 static int boot_imds(Boot *b, Error *err)
 {
@@ -94,18 +113,67 @@ static int boot_imds(Boot *b, Error *err)
                 return r;
         log_context_set("INSTANCE_ID", b->instance.instance_id);
 
-        b->region = xstrdup(config_is_set(c, CONF_REGION) ? config_get(c, CONF_REGION) : b->instance.region);
-        if (!region_is_valid(b->region))
-                return error_set(err, -EINVAL, "region from %s is not a region name",
-                                 config_source(c, CONF_REGION));
+        if (credentials_from_environment(&b->credentials))
+                b->role = xstrdup("(AWS_ACCESS_KEY_ID from the environment)");
+        else {
+                r = imds_get_role(b->imds, &b->role, err);
+                if (r < 0)
+                        return r;
+                r = imds_get_role_credentials(b->imds, b->role, &b->credentials, err);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ char *cidrs = strv_join(b->instance.vpc_cidrs, ", ");
+        log_stage_done(STAGE_IMDS, started, "instance %s in %s, VPC %s, role %s", b->instance.instance_id,
+                       b->instance.availability_zone, cidrs, b->role);
+        return 0;
+}
 
-        r = imds_get_role_credentials(b->imds, b->instance.role, &b->credentials, err);
+/* Step 1, second half: instance tags kong-bootstrap:<key> and user-data
+ * join the configuration, below the environment and --set. */
+static int boot_instance_config(Boot *b, Error *err)
+{
+        usec_t started = now_usec();
+        _cleanup_strv_ char **keys = NULL, **values = NULL;
+        _cleanup_buf_ Buf user_data = { 0 };
+        _cleanup_free_ char *text = NULL, *origin = NULL;
+        char *prefixes[] = { "kong-bootstrap:", NULL };
+        int r;
+
+        r = imds_get_tags(b->imds, prefixes, &keys, &values, err);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *cidrs = strv_join(b->instance.vpc_cidrs, ", ");
-        log_stage_done(STAGE_IMDS, started, "instance %s in %s (region %s), VPC %s, role %s",
-                       b->instance.instance_id, b->instance.availability_zone, b->region, cidrs,
-                       b->instance.role);
+        for (size_t i = 0; keys && keys[i]; i++) {
+                _cleanup_free_ char *source = xasprintf("instance tag %s", keys[i]);
+                r = config_set(b->config, CONFIG_LAYER_TAG, keys[i] + strlen("kong-bootstrap:"),
+                               strip(values[i]), source, err);
+                if (r < 0)
+                        return r;
+        }
+
+        r = imds_get_user_data(b->imds, &user_data, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r >= 0) {
+                if (user_data.len >= 2 && (unsigned char)user_data.data[0] == 0x1f &&
+                    (unsigned char)user_data.data[1] == 0x8b)
+                        log_warning(STAGE_CONFIG, "user-data is gzip-compressed; kong-bootstrap reads only "
+                                                  "uncompressed user-data (use an uncompressed MIME part)");
+                r = userdata_extract(user_data.data, user_data.len, &text, &origin, err);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        r = config_load_text(b->config, CONFIG_LAYER_USERDATA, text, strlen(text), origin,
+                                             err);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        r = config_validate(b->config, true, err);
+        if (r < 0)
+                return r;
+        log_stage_done(STAGE_CONFIG, started, "instance tags: %zu kong-bootstrap key(s); user-data: %s",
+                       strv_length(keys), origin ? origin : "no kong-bootstrap config");
         return 0;
 }
 
@@ -114,14 +182,18 @@ static int boot_secret(Boot *b, Error *err)
 {
         const Config *c = b->config;
         usec_t started = now_usec();
-        _cleanup_free_ char *default_endpoint =
-                xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
-        const char *endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
-                                       ? config_get(c, CONF_SECRETSMANAGER_ENDPOINT)
-                                       : default_endpoint;
+        _cleanup_free_ char *default_endpoint = NULL;
         DbSecret secret = { 0 };
         int r;
 
+        b->region = xstrdup(config_is_set(c, CONF_REGION) ? config_get(c, CONF_REGION) : b->instance.region);
+        if (!region_is_valid(b->region))
+                return error_set(err, -EINVAL, "region from %s is not a region name",
+                                 config_source(c, CONF_REGION));
+        default_endpoint = xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
+        const char *endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
+                                       ? config_get(c, CONF_SECRETSMANAGER_ENDPOINT)
+                                       : default_endpoint;
         notify_status("reading secret %s", config_get(c, CONF_SECRET_ID));
         r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
                               config_get(c, CONF_SECRET_VERSION_STAGE), &b->secret, err);
@@ -230,13 +302,12 @@ static int boot_start_kong(Boot *b, Error *err)
 
 static int boot_wait_ready(Boot *b, Error *err)
 {
-        usec_t started = now_usec(), elapsed;
+        usec_t started = now_usec();
         int r = kong_wait_ready(config_get(b->config, CONF_STATUS_LISTEN),
-                                config_get_seconds(b->config, CONF_READY_TIMEOUT), &elapsed, err);
+                                config_get_seconds(b->config, CONF_READY_TIMEOUT), err);
         if (r < 0)
                 return r;
-        log_stage_done(STAGE_READY, started, "Kong ready after %llu ms",
-                       (unsigned long long)(elapsed / USEC_PER_MSEC));
+        log_stage_done(STAGE_READY, started, "Kong answers 200 on /status/ready");
         return 0;
 }
 
@@ -260,7 +331,7 @@ static int stay(void)
         return EXIT_OK;
 }
 
-int command_run(const Config *c, bool oneshot)
+int command_run(Config *c, bool oneshot)
 {
         Boot b = { .config = c, .started = now_usec() };
         Error err = { "" };
@@ -275,6 +346,7 @@ int command_run(const Config *c, bool oneshot)
         } while (0)
 
         STEP(STAGE_IMDS, boot_imds(&b, &err));
+        STEP(STAGE_CONFIG, boot_instance_config(&b, &err));
         STEP(STAGE_SECRETS, boot_secret(&b, &err));
         STEP(STAGE_RENDER, boot_render(&b, false, &err));
         STEP(STAGE_DATABASE, boot_database(&b, &err));
@@ -284,9 +356,7 @@ int command_run(const Config *c, bool oneshot)
         STEP(STAGE_READY, boot_wait_ready(&b, &err));
 #undef STEP
 
-        usec_t total = now_usec() - b.started;
-        log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot took %llu ms",
-                       (unsigned long long)(total / USEC_PER_MSEC));
+        log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");
         notify_ready(oneshot ? "Kong ready" : "Kong ready; watching");
 out:
         boot_done(&b);
@@ -295,7 +365,7 @@ out:
         return status;
 }
 
-int command_render(const Config *c)
+int command_render(Config *c)
 {
         Boot b = { .config = c, .started = now_usec() };
         Error err = { "" };
@@ -303,6 +373,8 @@ int command_render(const Config *c)
 
         if (boot_imds(&b, &err) < 0)
                 status = fail(&b, STAGE_IMDS, &err);
+        else if (boot_instance_config(&b, &err) < 0)
+                status = fail(&b, STAGE_CONFIG, &err);
         else if (boot_secret(&b, &err) < 0)
                 status = fail(&b, STAGE_SECRETS, &err);
         else if (boot_render(&b, true, &err) < 0)
@@ -320,22 +392,27 @@ static void check_line(bool ok, const char *what, const char *detail)
         fflush(stdout);
 }
 
-int command_check(const Config *c, const char *config_path)
+int command_check(Config *c, const char *config_path)
 {
         Boot b = { .config = c, .started = now_usec() };
         Error err = { "" };
         int status = EXIT_OK;
         char line[1200];
 
-        check_line(true, "config", config_path);
         if (boot_imds(&b, &err) < 0) {
                 check_line(false, "imds", err.msg);
                 status = EXIT_IMDS;
                 goto out;
         }
-        snprintf(line, sizeof(line), "instance %s, region %s, role %s", b.instance.instance_id, b.region,
-                 b.instance.role);
+        snprintf(line, sizeof(line), "instance %s in %s, role %s", b.instance.instance_id,
+                 b.instance.availability_zone, b.role);
         check_line(true, "imds", line);
+        if (boot_instance_config(&b, &err) < 0) {
+                check_line(false, "config", err.msg);
+                status = EXIT_CONFIG;
+                goto out;
+        }
+        check_line(true, "config", config_path);
         if (boot_secret(&b, &err) < 0) {
                 check_line(false, "secrets", err.msg);
                 status = EXIT_SECRETS;

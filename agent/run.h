@@ -26,6 +26,6 @@ enum {
 
 int exit_status_for_stage(Stage s);
 
-int command_run(const Config *c, bool oneshot);
-int command_render(const Config *c);
-int command_check(const Config *c, const char *config_path);
+int command_run(Config *c, bool oneshot);
+int command_render(Config *c);
+int command_check(Config *c, const char *config_path);

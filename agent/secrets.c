@@ -79,36 +79,6 @@ int aws_parse_json_error(const char *body, size_t len, char **ret_code, char **r
         return 0;
 }
 
-static int base64_decode(const char *in, char **ret, Error *err)
-{
-        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        Buf out = { .secret = true };
-        uint32_t acc = 0;
-        int bits = 0;
-
-        buf_puts(&out, "");
-        for (const char *p = in; *p && *p != '='; p++) {
-                const char *pos = strchr(alphabet, *p);
-                if (!pos || !*p) {
-                        buf_done(&out);
-                        return error_set(err, -EBADMSG, "SecretBinary is not valid base64");
-                }
-                acc = (acc << 6) | (uint32_t)(pos - alphabet);
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        char ch = (char)((acc >> bits) & 0xff);
-                        buf_append(&out, &ch, 1);
-                }
-        }
-        if (memchr(out.data, '\0', out.len)) {
-                buf_done(&out);
-                return error_set(err, -EBADMSG, "SecretBinary holds a NUL byte; expected the RDS JSON");
-        }
-        *ret = buf_steal(&out);
-        return 0;
-}
-
 int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error *err)
 {
         cJSON *o = cJSON_ParseWithLength(body, len);
@@ -123,9 +93,15 @@ int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error
         if (string)
                 v.string = xstrdup(string);
         else if (binary) {
-                r = base64_decode(binary, &v.string, err);
-                if (r < 0)
+                Buf decoded = { .secret = true };
+                if (base64_decode(binary, strlen(binary), &decoded) < 0 ||
+                    memchr(decoded.data, '\0', decoded.len)) {
+                        buf_done(&decoded);
+                        r = error_set(err, -EBADMSG,
+                                      "the secret's SecretBinary is not base64 of a text value");
                         goto out;
+                }
+                v.string = buf_steal(&decoded);
         } else {
                 r = error_set(err, -EBADMSG, "the secret has neither SecretString nor SecretBinary");
                 goto out;

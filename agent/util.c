@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -346,4 +347,40 @@ char *str_replace_all(const char *s, const char *needle, const char *replacement
         }
         buf_puts(&b, s);
         return buf_steal(&b);
+}
+
+int base64_decode(const char *in, size_t len, Buf *out)
+{
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        uint32_t acc = 0;
+        int bits = 0;
+        bool padding = false;
+
+        buf_append(out, "", 0);
+        for (size_t i = 0; i < len; i++) {
+                char ch = in[i];
+                if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')
+                        continue;
+                if (ch == '=') {
+                        padding = true;
+                        continue;
+                }
+                const char *pos = ch ? strchr(alphabet, ch) : NULL;
+                if (!pos || padding)
+                        return -EBADMSG;
+                acc = (acc << 6) | (uint32_t)(pos - alphabet);
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        char byte = (char)((acc >> bits) & 0xff);
+                        buf_append(out, &byte, 1);
+                }
+        }
+        explicit_bzero(&acc, sizeof(acc));
+        return 0;
+}
+
+bool startswith_no_case(const char *s, const char *prefix)
+{
+        return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }

@@ -117,3 +117,10 @@ char *sanitize_for_log(const char *s, size_t max);
 /* A copy of s with every occurrence of needle replaced (needle may be
  * empty or NULL: plain copy). */
 char *str_replace_all(const char *s, const char *needle, const char *replacement);
+
+/* Standard base64 (RFC 4648), padding optional, whitespace skipped (MIME
+ * wraps lines). Appends to 'out'; -EBADMSG on any other character. */
+int base64_decode(const char *in, size_t len, Buf *out);
+
+/* ASCII case-insensitive prefix test. */
+bool startswith_no_case(const char *s, const char *prefix);
