@@ -36,7 +36,7 @@ static void test_parse_kong_style(void)
                            "pg_host = db\\#1.example\n"
                            "kong.nginx_worker_processes = 2\n"
                            "pg_port=6432\n";
-        CHECK(config_load_text(c, text, strlen(text), "/etc/x.conf", &err) == 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, text, strlen(text), "/etc/x.conf", &err) == 0);
         CHECK_STREQ(config_get(c, CONF_SECRET_ID), "prod/kong/db");
         CHECK_STREQ(config_source(c, CONF_SECRET_ID), "/etc/x.conf:4");
         CHECK_STREQ(config_get(c, CONF_PG_HOST), "db#1.example");
@@ -44,7 +44,7 @@ static void test_parse_kong_style(void)
         CHECK(c->n_kong == 1);
         CHECK_STREQ(c->kong[0].name, "nginx_worker_processes");
         CHECK_STREQ(c->kong[0].value, "2");
-        CHECK(config_validate(c, &err) == 0);
+        CHECK(config_validate(c, true, &err) == 0);
         config_free(c);
 }
 
@@ -53,24 +53,24 @@ static void test_errors_name_key_and_source(void)
         Config *c = fresh();
         Error err = { "" };
 
-        CHECK(config_load_text(c, "a = 1\nfoo_bar = 2\n", 18, "/etc/y.conf", &err) < 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, "a = 1\nfoo_bar = 2\n", 18, "/etc/y.conf", &err) < 0);
         config_free(c);
         c = fresh();
-        CHECK(config_load_text(c, "foo_bar = 2\n", 12, "/etc/y.conf", &err) < 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, "foo_bar = 2\n", 12, "/etc/y.conf", &err) < 0);
         CHECK_CONTAINS(err.msg, "/etc/y.conf:1");
         CHECK_CONTAINS(err.msg, "foo_bar");
 
-        CHECK(config_load_text(c, "no equals sign\n", 15, "/etc/y.conf", &err) < 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, "no equals sign\n", 15, "/etc/y.conf", &err) < 0);
         CHECK_CONTAINS(err.msg, "expected 'key = value'");
 
-        CHECK(config_load_text(c, "x\0y = 1\n", 8, "/etc/y.conf", &err) < 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, "x\0y = 1\n", 8, "/etc/y.conf", &err) < 0);
         CHECK_CONTAINS(err.msg, "NUL");
 
-        CHECK(config_load_text(c, "kong.pg_password = hunter2\n", 27, "ud", &err) < 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, "kong.pg_password = hunter2\n", 27, "ud", &err) < 0);
         CHECK_CONTAINS(err.msg, "pg_password");
         CHECK(strstr(err.msg, "hunter2") == NULL);
 
-        CHECK(config_load_text(c, "kong.Bad-Name = 1\n", 18, "ud", &err) < 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_FILE, "kong.Bad-Name = 1\n", 18, "ud", &err) < 0);
         config_free(c);
 }
 
@@ -79,34 +79,34 @@ static void test_validate(void)
         Config *c = fresh();
         Error err = { "" };
 
-        CHECK(config_validate(c, &err) < 0);
+        CHECK(config_validate(c, true, &err) < 0);
         CHECK_CONTAINS(err.msg, "secret_id");
 
-        config_set(c, "secret_id", "s", "--set", &err);
-        config_set(c, "pg_wait_timeout", "ten", "/etc/z.conf:7", &err);
-        CHECK(config_validate(c, &err) < 0);
+        config_set(c, CONFIG_LAYER_CLI, "secret_id", "s", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "pg_wait_timeout", "ten", "/etc/z.conf:7", &err);
+        CHECK(config_validate(c, true, &err) < 0);
         CHECK_CONTAINS(err.msg, "pg_wait_timeout from /etc/z.conf:7");
 
-        config_set(c, "pg_wait_timeout", "10", "--set", &err);
-        config_set(c, "migrations", "sometimes", "--set", &err);
-        CHECK(config_validate(c, &err) < 0);
+        config_set(c, CONFIG_LAYER_CLI, "pg_wait_timeout", "10", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "migrations", "sometimes", "--set", &err);
+        CHECK(config_validate(c, true, &err) < 0);
         CHECK_CONTAINS(err.msg, "auto, bootstrap-only, off");
 
-        config_set(c, "migrations", "off", "--set", &err);
-        config_set(c, "trusted_ips", "10.0.0.0/8, 300.1.1.1/8", "--set", &err);
-        CHECK(config_validate(c, &err) < 0);
+        config_set(c, CONFIG_LAYER_CLI, "migrations", "off", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "trusted_ips", "10.0.0.0/8, 300.1.1.1/8", "--set", &err);
+        CHECK(config_validate(c, true, &err) < 0);
         CHECK_CONTAINS(err.msg, "300.1.1.1/8");
 
-        config_set(c, "trusted_ips", "10.0.0.0/8, fd00::/8", "--set", &err);
-        config_set(c, "imds_endpoint", "169.254.169.254", "--set", &err);
-        CHECK(config_validate(c, &err) < 0);
+        config_set(c, CONFIG_LAYER_CLI, "trusted_ips", "10.0.0.0/8, fd00::/8", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "imds_endpoint", "169.254.169.254", "--set", &err);
+        CHECK(config_validate(c, true, &err) < 0);
         CHECK_CONTAINS(err.msg, "imds_endpoint");
 
-        config_set(c, "imds_endpoint", "http://[fd00:ec2::254]", "--set", &err);
-        config_set(c, "pg_port", "70000", "--set", &err);
-        CHECK(config_validate(c, &err) < 0);
-        config_set(c, "pg_port", "5432", "--set", &err);
-        CHECK(config_validate(c, &err) == 0);
+        config_set(c, CONFIG_LAYER_CLI, "imds_endpoint", "http://[fd00:ec2::254]", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "pg_port", "70000", "--set", &err);
+        CHECK(config_validate(c, true, &err) < 0);
+        config_set(c, CONFIG_LAYER_CLI, "pg_port", "5432", "--set", &err);
+        CHECK(config_validate(c, true, &err) == 0);
         CHECK(config_get_seconds(c, CONF_PG_WAIT_TIMEOUT) == 10 * USEC_PER_SEC);
         config_free(c);
 }

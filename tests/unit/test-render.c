@@ -97,9 +97,9 @@ static void test_render_kong_conf(void)
         buf_done(&b);
 
         /* No proxy_protocol: no real_ip_header. Operator values win. */
-        config_set(c, "proxy_listen", "0.0.0.0:8000", "--set", &err);
-        config_set(c, "kong.trusted_ips", "0.0.0.0/0", "--set", &err);
-        config_set(c, "kong.log_level", "debug#1", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "proxy_listen", "0.0.0.0:8000", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.trusted_ips", "0.0.0.0/0", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.log_level", "debug#1", "--set", &err);
         CHECK(render_kong_conf(c, &db, cidrs, &b, &err) == 0);
         CHECK(strstr(b.data, "real_ip_header") == NULL);
         CHECK_CONTAINS(b.data, "\ntrusted_ips = 0.0.0.0/0\n");
@@ -107,7 +107,7 @@ static void test_render_kong_conf(void)
         CHECK_CONTAINS(b.data, "\nlog_level = debug\\#1\n");
         buf_done(&b);
 
-        config_set(c, "kong.log_level", "bad\\", "/etc/kb.conf:9", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.log_level", "bad\\", "/etc/kb.conf:9", &err);
         CHECK(render_kong_conf(c, &db, cidrs, &b, &err) < 0);
         CHECK_CONTAINS(err.msg, "log_level (from /etc/kb.conf:9)");
         config_free(c);

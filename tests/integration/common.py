@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Shared helpers for kong-bootstrap's integration tests (Debian /usr/bin/python3)."""
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "peers"))
+
+from stack import Stack, StackError, parse_conf  # noqa: E402,F401
+import systemd_template  # noqa: E402,F401
+
+
+def password_fragments(pw=Stack.PASSWORD):
+    """PASSWORD and distinctive substrings, plus common escaped renderings."""
+    frags = {pw, "k0ng#pa", "pa;ss", "ss\"w'o", "o$rd", "rd\\ x"}
+    # escaped forms a renderer/logger might produce
+    frags.add(pw.replace("\\", "\\\\").replace('"', '\\"'))           # JSON / C string
+    frags.add("".join("\\" + c if c in '"\\`$' else c for c in pw))  # systemd "..." form
+    return sorted(frags)
+
+
+class StackTestCase(unittest.TestCase):
+    """One Stack per test class; fresh DB, unit, logs, files per test."""
+    st = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.st = Stack()
+        try:
+            cls.st.__enter__()
+        except BaseException:
+            cls.st = None
+            raise
+        if not os.access(cls.st.agent_bin, os.X_OK):
+            cls.st.__exit__(None, None, None)
+            cls.st = None
+            raise StackError("agent binary not found: %s (meson setup build && ninja -C build, "
+                             "or set KONG_BOOTSTRAP_BIN)" % Stack().agent_bin)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.st is not None:
+            cls.st.__exit__(None, None, None)
+
+    def setUp(self):
+        self.st.reset()
+
+    # ------------------------------------------------------------------
+    def run_agent(self, args=("run", "--oneshot"), **kw):
+        code, out, err = self.st.run_agent(list(args), **kw)
+        self._last = (code, out, err)
+        return code, out, err
+
+    def explain(self):
+        code, out, err = getattr(self, "_last", (None, "", ""))
+        return "exit=%s\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- kong log ---\n%s\n--- systemd ---\n%s" % (
+            code, out, err, self.st.kong_log_entries(), self.st.systemd_calls())
+
+    def assertExit(self, expected, code):
+        self.assertEqual(code, expected, self.explain())
+
+    def assertNothingWritten(self):
+        self.assertFalse(os.path.exists(self.st.kong_conf), "kong_conf written\n" + self.explain())
+        self.assertFalse(os.path.exists(self.st.kong_env_file), "kong_env_file written\n" + self.explain())
+
+    def migrations_argv(self):
+        """The `kong migrations <sub>` subcommands the agent ran, in order."""
+        out = []
+        for r in self.st.kong_log_entries():
+            a = r["argv"]
+            if len(a) >= 2 and a[0] == "migrations":
+                out.append(a[1])
+        return out
+
+    def wait_ready(self, timeout=10):
+        deadline = time.time() + timeout
+        r = self.st.kong_ready()
+        while time.time() < deadline and r[0] != 200:
+            time.sleep(0.1)
+            r = self.st.kong_ready()
+        return r

@@ -1,0 +1,766 @@
+#!/usr/bin/python3
+"""Test stack for kong-bootstrap (Debian /usr/bin/python3: dbus, psycopg2).
+
+    with Stack() as st:
+        cfg = st.agent_config()
+        code, out, err = st.run_agent(["run", "--oneshot"], config=cfg)
+
+brings up, on loopback with free ports and in a temp dir:
+  * PostgreSQL 15 (scram-sha-256 over TCP), role+db `kong` with PASSWORD
+  * moto_server (pyenv python) seeded by tests/peers/aws_setup.py; every
+    call after the seeding is SigV4- and IAM-policy-checked
+  * the strict IMDSv2 emulator tests/peers/imds.py
+  * a private dbus-daemon with dbusmock + tests/peers/systemd_template.py
+  * a NOTIFY_SOCKET datagram listener
+  * the stand-in kong (tests/peers/kong) behind a per-stack wrapper script
+and tears all of it down (process groups killed, temp dir removed unless
+KEEP_STACK=1).  Any missing peer raises StackError: tests fail, never skip.
+
+Run this file directly for a smoke test: /usr/bin/python3 tests/stack.py
+"""
+import contextlib
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(REPO, "tests", "peers")
+PG_BIN = "/usr/lib/postgresql/15/bin"
+DEBIAN_PY = "/usr/bin/python3"
+SETUP_CALLS = 7   # must match tests/peers/aws_setup.py SETUP_CALLS
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what, proc=None, logfile=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise StackError("%s: process exited with %s%s" % (what, proc.returncode, _tail(logfile)))
+        time.sleep(0.05)
+    raise StackError("%s: not ready after %ss%s" % (what, timeout, _tail(logfile)))
+
+
+def _tail(path, n=2000):
+    if not path or not os.path.exists(path):
+        return ""
+    with open(path, "rb") as f:
+        data = f.read()[-n:]
+    return "\n--- %s (tail) ---\n%s" % (path, data.decode("utf-8", "replace"))
+
+
+def tcp_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def find_moto_server():
+    cands = [shutil.which("moto_server")]
+    cands.append(os.path.expanduser("~/.pyenv/shims/moto_server"))
+    for c in cands:
+        if c and os.access(c, os.X_OK):
+            return c
+    raise StackError("moto_server not found on PATH or in ~/.pyenv/shims: install moto[server] "
+                     "for the pyenv python3 (pip install 'moto[server]>=5')")
+
+
+def find_boto_python():
+    seen = []
+    for d in os.environ.get("PATH", "").split(os.pathsep) + [os.path.expanduser("~/.pyenv/shims")]:
+        c = os.path.join(d, "python3")
+        if not d or c in seen or not os.access(c, os.X_OK):
+            continue
+        seen.append(c)
+        r = subprocess.run([c, "-c", "import boto3, botocore"], capture_output=True)
+        if r.returncode == 0:
+            return c
+    raise StackError("no python3 that can import boto3 found on PATH or in ~/.pyenv/shims "
+                     "(tried: %s)" % (", ".join(seen) or "none"))
+
+
+def kill_group(proc, timeout=5):
+    """SIGTERM the process group led by proc, then SIGKILL."""
+    if proc is None:
+        return
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        pgid = None
+    if pgid is not None and proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    if pgid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.wait(2)
+    for f in (proc.stdin, proc.stdout, proc.stderr):
+        if f is not None:
+            with contextlib.suppress(Exception):
+                f.close()
+
+
+def read_jsonl(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                out.append(json.loads(line))
+    return out
+
+
+def parse_conf(path):
+    """kong.conf style reader for tests: key = value, '#' comments,
+    '\\#' literal (same as the stand-in kong)."""
+    import re
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            s = line.strip()
+            if not s or s[0] in "#;" or "=" not in s:
+                continue
+            k, v = s.split("=", 1)
+            v = re.sub(r"\s*(?<!\\)#.*$", "", v).replace("\\#", "#").strip()
+            out[k.strip()] = v
+    return out
+
+
+class Stack:
+    PASSWORD = "k0ng#pa;ss\"w'o$rd\\ x"
+    REGION = "us-east-1"
+    SECRET_ID = "prod/kong/db"
+    ROLE = "kong-node"
+    VPC_CIDRS = ["10.0.0.0/16", "10.1.0.0/16"]
+    INSTANCE_ID = "i-0123456789abcdef0"
+    MAC = "0e:1a:2b:3c:4d:5e"
+
+    def __init__(self, tmpdir=None, secret=None, secret_name=None):
+        self._tmp_arg = tmpdir
+        self._secret_override = secret
+        self.secret_name = secret_name or self.SECRET_ID
+        self.procs = {}
+        self.tmp = None
+        self._notify_sock = None
+        self._notify_thread = None
+        self._notify_msgs = []
+        self._notify_lock = threading.Lock()
+        self._closing = False
+        self._bus = None
+        self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+
+    # ------------------------------------------------------------ context --
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        if self._tmp_arg:
+            os.makedirs(self._tmp_arg, exist_ok=True)
+            self.tmp = os.path.abspath(self._tmp_arg)
+        else:
+            self.tmp = tempfile.mkdtemp(prefix="kong-bootstrap-stack.")
+        os.chmod(self.tmp, 0o755)   # the postgres user must traverse it
+        for d in ("log", "etc/kong", "run/kong-bootstrap", "bin", "imds", "kong-prefix"):
+            os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
+        os.chmod(os.path.join(self.tmp, "run/kong-bootstrap"), 0o700)
+        self.kong_log = os.path.join(self.tmp, "log", "kong-invocations.jsonl")
+        self.systemd_log = os.path.join(self.tmp, "log", "systemd-calls.jsonl")
+        self.imds_log = os.path.join(self.tmp, "log", "imds-requests.jsonl")
+        self.kong_conf = os.path.join(self.tmp, "etc", "kong", "kong.conf")
+        self.kong_env_file = os.path.join(self.tmp, "run", "kong-bootstrap", "kong.env")
+        self.status_port = free_port()
+        self._start_postgres()
+        self._start_moto()
+        self._start_imds()
+        self._write_kong_wrapper()
+        self._start_notify()
+        self._start_dbus()
+
+    def stop(self):
+        self._closing = True
+        # the mock kills kong on SIGTERM; kill it ourselves too (belt and braces)
+        pids = set()
+        for rec in read_jsonl(self.systemd_log) if self.tmp else []:
+            if rec.get("pid"):
+                pids.add(rec["pid"])
+        for name in ("dbusmock", "dbus", "imds", "moto"):
+            kill_group(self.procs.pop(name, None))
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        if self._notify_sock is not None:
+            with contextlib.suppress(OSError):
+                self._notify_sock.close()
+            self._notify_sock = None
+        self._stop_postgres()
+        if self.tmp and os.environ.get("KEEP_STACK") != "1" and not self._tmp_arg:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        elif self.tmp:
+            sys.stderr.write("stack: kept %s\n" % self.tmp)
+
+    # ----------------------------------------------------------- postgres --
+    def _as_postgres(self, argv):
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--"] + argv
+        return argv
+
+    def _start_postgres(self):
+        for b in ("initdb", "postgres"):
+            if not os.access(os.path.join(PG_BIN, b), os.X_OK):
+                raise StackError("PostgreSQL 15 server binaries missing (%s/%s): apt-get install postgresql-15"
+                                 % (PG_BIN, b))
+        self.pg_dir = os.path.join(self.tmp, "pg")
+        self.pg_data = os.path.join(self.pg_dir, "data")
+        self.pg_sock = os.path.join(self.pg_dir, "sock")
+        self.pg_logfile = os.path.join(self.pg_dir, "postgres.log")
+        os.makedirs(self.pg_sock, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            for p in (self.pg_dir, self.pg_sock):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.pg_dir, 0o755)
+        self.pg_port = free_port()
+        r = subprocess.run(self._as_postgres([
+            os.path.join(PG_BIN, "initdb"), "-D", self.pg_data, "-U", "postgres",
+            "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8",
+            "--locale=C", "--no-sync"]), capture_output=True, text=True)
+        if r.returncode != 0:
+            raise StackError("initdb failed:\n%s%s" % (r.stdout, r.stderr))
+        with open(os.path.join(self.pg_data, "postgresql.conf"), "a") as f:
+            f.write("\nlisten_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
+                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                    "log_statement = 'none'\nlog_min_error_statement = panic\n"
+                    "password_encryption = 'scram-sha-256'\n" % (self.pg_port, self.pg_sock))
+        # postgres runs as our (grand)child, not daemonized by pg_ctl, so that
+        # it is reaped on teardown (PID 1 in some CI sandboxes does not reap)
+        log = open(self.pg_logfile, "ab")
+        if os.geteuid() == 0:
+            os.chown(self.pg_logfile, pwd.getpwnam("postgres").pw_uid, -1)
+        self.procs["postgres"] = subprocess.Popen(
+            self._as_postgres([os.path.join(PG_BIN, "postgres"), "-D", self.pg_data]),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise StackError("psycopg2 missing for %s: apt-get install -y python3-psycopg2" % sys.executable)
+
+        def pg_up():
+            try:
+                with self._pg_admin():
+                    return True
+            except Exception:
+                return False
+        wait_for(pg_up, 60, "postgres", self.procs["postgres"], self.pg_logfile)
+        with self._pg_admin() as c, c.cursor() as cur:
+            # password as a bound parameter (client-side literal quoting), never argv
+            cur.execute("CREATE ROLE kong LOGIN PASSWORD %s", (self.PASSWORD,))
+            cur.execute("CREATE DATABASE kong OWNER kong")
+
+    @contextlib.contextmanager
+    def _pg_admin(self, dbname="postgres"):
+        import psycopg2
+        c = psycopg2.connect(host=self.pg_sock, port=self.pg_port, user="postgres", dbname=dbname)
+        c.autocommit = True
+        try:
+            yield c
+        finally:
+            c.close()
+
+    def _stop_postgres(self):
+        p = self.procs.pop("postgres", None)
+        if p is None:
+            return
+        # SIGINT = fast shutdown, to the whole group (runuser + postmaster)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGINT)
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        kill_group(p, 2)
+
+    def reset_database(self):
+        """Drop and recreate database kong (owner kong)."""
+        with self._pg_admin() as c, c.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS kong WITH (FORCE)")
+            cur.execute("CREATE DATABASE kong OWNER kong")
+
+    def set_db_password(self, password):
+        with self._pg_admin() as c, c.cursor() as cur:
+            cur.execute("ALTER ROLE kong PASSWORD %s", (password,))
+
+    def db_query(self, sql, args=None, dbname="kong"):
+        with self._pg_admin(dbname) as c, c.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else None
+
+    # --------------------------------------------------------------- moto --
+    def default_secret(self, **overrides):
+        d = {"engine": "postgres", "host": "127.0.0.1", "port": self.pg_port, "dbname": "kong",
+             "username": "kong", "password": self.PASSWORD, "dbInstanceIdentifier": "kong-db"}
+        d.update(overrides)
+        return {k: v for k, v in d.items() if v is not None}
+
+    def _aws(self, command, payload):
+        r = subprocess.run([self.boto_python, os.path.join(PEERS, "aws_setup.py"),
+                            "--endpoint", self.moto_url, "--region", self.REGION, command],
+                           input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise StackError("aws_setup.py %s failed (%d):\n%s%s" % (command, r.returncode, r.stderr,
+                                                                     _tail(self.moto_logfile)))
+        return json.loads(r.stdout)
+
+    def _start_moto(self):
+        moto = find_moto_server()
+        self.boto_python = find_boto_python()
+        self.moto_port = free_port()
+        self.moto_url = "http://127.0.0.1:%d" % self.moto_port
+        self.moto_logfile = os.path.join(self.tmp, "log", "moto.log")
+        env = dict(os.environ)
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(SETUP_CALLS)
+        for k in list(env):
+            if k.startswith("AWS_"):
+                del env[k]
+        log = open(self.moto_logfile, "ab")
+        self.procs["moto"] = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(self.moto_port)],
+                                              stdout=log, stderr=subprocess.STDOUT, env=env,
+                                              start_new_session=True)
+        log.close()
+        # readiness by TCP connect only: any HTTP request would count as an
+        # (unauthenticated) action and shift INITIAL_NO_AUTH_ACTION_COUNT
+        wait_for(lambda: tcp_open(self.moto_port), 60, "moto_server", self.procs["moto"], self.moto_logfile)
+        secret = self._secret_override
+        if secret is None:
+            secret = self.default_secret()
+        if not isinstance(secret, str):
+            secret = json.dumps(secret)
+        res = self._aws("init", {"secret_name": self.secret_name, "secret_string": secret})
+        self.role_credentials = res["role_credentials"]
+        self.admin_credentials = res["admin"]
+        self.secret_arn = res["secret_arn"]
+        self.role_arn = res["role_arn"]
+
+    def update_secret(self, secret=None, name=None, **fields):
+        """PutSecretValue: a new AWSCURRENT version (dict -> JSON)."""
+        if secret is None:
+            secret = self.default_secret(**fields)
+        if not isinstance(secret, str):
+            secret = json.dumps(secret)
+        self._secret_dirty = True
+        return self._aws("put-secret-value", {"admin": self.admin_credentials,
+                                              "secret_name": name or self.secret_name,
+                                              "secret_string": secret})
+
+    def put_secret(self, name, secret):
+        """CreateSecret of another secret (for negative tests)."""
+        if not isinstance(secret, str):
+            secret = json.dumps(secret)
+        return self._aws("create-secret", {"admin": self.admin_credentials,
+                                           "secret_name": name, "secret_string": secret})
+
+    def get_secret_with(self, credentials, name=None):
+        """GetSecretValue signed with credentials; {"ok", "error_code", "http_status"}."""
+        return self._aws("get-secret", {"credentials": credentials,
+                                        "secret_name": name or self.secret_name})
+
+    # --------------------------------------------------------------- IMDS --
+    def imds_default_config(self):
+        return {
+            "region": self.REGION,
+            "availability_zone": self.REGION + "a",
+            "instance_id": self.INSTANCE_ID,
+            "mac": self.MAC,
+            "vpc_cidrs": list(self.VPC_CIDRS),
+            "role": self.ROLE,
+            "credentials": dict(self.role_credentials),
+            "tags": None,
+            "user_data": None,
+            "disabled": False,
+            "token_ttl_override": None,
+            "faults": [],
+            "request_log": self.imds_log,
+        }
+
+    def set_imds(self, **updates):
+        """Update the emulator's config (takes effect on the next request)."""
+        cfg = self.imds_config
+        cfg.update(updates)
+        tmp = self.imds_config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.rename(tmp, self.imds_config_path)
+
+    def reset_imds(self):
+        self.imds_config = self.imds_default_config()
+        self.set_imds()
+
+    def _start_imds(self):
+        self.imds_config_path = os.path.join(self.tmp, "imds", "config.json")
+        self.reset_imds()
+        port_file = os.path.join(self.tmp, "imds", "port")
+        logf = os.path.join(self.tmp, "log", "imds.log")
+        log = open(logf, "ab")
+        self.procs["imds"] = subprocess.Popen(
+            [DEBIAN_PY, os.path.join(PEERS, "imds.py"), "--config", self.imds_config_path,
+             "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        wait_for(lambda: os.path.exists(port_file), 20, "imds emulator", self.procs["imds"], logf)
+        with open(port_file) as f:
+            self.imds_port = int(f.read())
+        self.imds_url = "http://127.0.0.1:%d" % self.imds_port
+
+    # -------------------------------------------------------- kong wrapper --
+    def _write_kong_wrapper(self):
+        self.kong_bin = os.path.join(self.tmp, "bin", "kong")
+        k = self.kong_knobs
+        lines = ["#!/bin/sh",
+                 "# per-stack wrapper: control knobs for the stand-in kong",
+                 "export KONG_STANDIN_LOG=%s" % shlex.quote(self.kong_log),
+                 "export KONG_STANDIN_DELAY=%s" % shlex.quote(str(k["delay"])),
+                 "export KONG_STANDIN_EXTRA=%s" % shlex.quote(k["extra"]),
+                 "export KONG_STANDIN_FAIL=%s" % shlex.quote(k["fail"]),
+                 "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "kong-prefix")),
+                 "exec %s %s \"$@\"" % (DEBIAN_PY, shlex.quote(os.path.join(PEERS, "kong"))),
+                 ""]
+        tmp = self.kong_bin + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("\n".join(lines))
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, self.kong_bin)
+
+    def set_kong(self, delay=None, extra=None, fail=None):
+        """Knobs: delay (s), extra migrations ("002_x,003_y:teardown"),
+        fail (comma list of subcommands to fail with exit 1)."""
+        if delay is not None:
+            self.kong_knobs["delay"] = delay
+        if extra is not None:
+            self.kong_knobs["extra"] = extra if isinstance(extra, str) else ",".join(extra)
+        if fail is not None:
+            self.kong_knobs["fail"] = fail if isinstance(fail, str) else ",".join(fail)
+        self._write_kong_wrapper()
+
+    def kong(self, *args, env=None):
+        """Run the stand-in kong directly (through the wrapper)."""
+        e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        e.update(env or {})
+        r = subprocess.run([self.kong_bin] + list(args), env=e, capture_output=True, text=True, timeout=120)
+        return r.returncode, r.stdout, r.stderr
+
+    # ------------------------------------------------------------- notify --
+    def _start_notify(self):
+        self.notify_socket = os.path.join(self.tmp, "notify.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(self.notify_socket)
+        os.chmod(self.notify_socket, 0o777)
+        self._notify_sock = s
+
+        def loop():
+            while True:
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    return
+                msg = {}
+                lines = data.decode("utf-8", "replace").split("\n")
+                for line in lines:
+                    if "=" in line:
+                        k, v = line.split("=", 1)
+                        msg[k] = v
+                with self._notify_lock:
+                    self._notify_msgs.append({"time": time.time(), "lines": [l for l in lines if l],
+                                              "fields": msg})
+        self._notify_thread = threading.Thread(target=loop, daemon=True)
+        self._notify_thread.start()
+
+    def notify_messages(self):
+        """List of datagrams, each a list of "KEY=VALUE" lines."""
+        with self._notify_lock:
+            return [list(m["lines"]) for m in self._notify_msgs]
+
+    def notify_fields(self):
+        with self._notify_lock:
+            return [dict(m["fields"]) for m in self._notify_msgs]
+
+    # --------------------------------------------------------------- dbus --
+    def _start_dbus(self):
+        if not shutil.which("dbus-daemon"):
+            raise StackError("dbus-daemon not found: apt-get install dbus-daemon")
+        try:
+            import dbus  # noqa: F401
+            import dbusmock  # noqa: F401
+        except ImportError as e:
+            raise StackError("%s lacks dbus/dbusmock (%s): apt-get install python3-dbusmock" % (sys.executable, e))
+        bus_path = os.path.join(self.tmp, "bus")
+        self.dbus_address = "unix:path=%s" % bus_path
+        logf = os.path.join(self.tmp, "log", "dbus-daemon.log")
+        err = open(logf, "ab")
+        p = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                              "--address=" + self.dbus_address, "--print-address"],
+                             stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        err.close()
+        self.procs["dbus"] = p
+        line = p.stdout.readline()
+        if not line:
+            raise StackError("dbus-daemon did not start" + _tail(logf))
+        self.unit_log = os.path.join(self.tmp, "log", "kong.service.log")
+        params = {
+            "call_log": self.systemd_log,
+            "units": {
+                "kong.service": {
+                    "exec": [self.kong_bin, "start", "-c", self.kong_conf],
+                    "environment_file": self.kong_env_file,
+                    "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                    "KONG_NGINX_DAEMON": "off"},
+                    "output": self.unit_log,
+                }
+            },
+        }
+        env = dict(os.environ)
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = self.dbus_address
+        env["DBUS_SESSION_BUS_ADDRESS"] = self.dbus_address
+        logf = os.path.join(self.tmp, "log", "dbusmock.log")
+        log = open(logf, "ab")
+        self.procs["dbusmock"] = subprocess.Popen(
+            [DEBIAN_PY, "-m", "dbusmock", "--system", "--template",
+             os.path.join(PEERS, "systemd_template.py"), "-p", json.dumps(params)],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        log.close()
+        wait_for(self._systemd_ready, 30, "dbusmock systemd", self.procs["dbusmock"], logf)
+
+    def bus(self):
+        import dbus
+        if self._bus is None:
+            self._bus = dbus.bus.BusConnection(self.dbus_address)
+        return self._bus
+
+    def _systemd_ready(self):
+        try:
+            return bool(self.bus().name_has_owner("org.freedesktop.systemd1"))
+        except Exception:
+            return False
+
+    def systemd_mock(self):
+        import dbus
+        import dbusmock
+        obj = self.bus().get_object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+        return dbus.Interface(obj, dbusmock.MOCK_IFACE)
+
+    def systemd_manager(self):
+        import dbus
+        obj = self.bus().get_object("org.freedesktop.systemd1", "/org/freedesktop/systemd1")
+        return dbus.Interface(obj, "org.freedesktop.systemd1.Manager")
+
+    def unit_properties(self, name="kong.service"):
+        import dbus
+        path = self.systemd_manager().GetUnit(name)
+        obj = self.bus().get_object("org.freedesktop.systemd1", path)
+        props = dbus.Interface(obj, "org.freedesktop.DBus.Properties")
+        out = {}
+        for iface in ("org.freedesktop.systemd1.Unit", "org.freedesktop.systemd1.Service"):
+            out.update({str(k): (str(v) if isinstance(v, dbus.String) else v)
+                        for k, v in props.GetAll(iface).items()})
+        return out
+
+    def set_unit_failure(self, result, name="kong.service"):
+        self.systemd_mock().SetUnitFailure(name, result)
+
+    def reset_unit(self, name="kong.service"):
+        self.systemd_mock().ResetUnit(name)
+
+    # --------------------------------------------------------------- logs --
+    def kong_log_entries(self):
+        return read_jsonl(self.kong_log)
+
+    def systemd_calls(self):
+        return [r for r in read_jsonl(self.systemd_log) if "method" in r]
+
+    def imds_requests(self):
+        return read_jsonl(self.imds_log)
+
+    def clear_logs(self):
+        for p in (self.kong_log, self.systemd_log, self.imds_log):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+        with self._notify_lock:
+            self._notify_msgs.clear()
+
+    def reset(self):
+        """Between tests: stop kong.service, clear failures and knobs, fresh
+        database, default IMDS config and secret, remove rendered files,
+        clear logs."""
+        self.reset_unit()
+        self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+        self._write_kong_wrapper()
+        self.reset_database()
+        self.set_db_password(self.PASSWORD)
+        self.reset_imds()
+        if getattr(self, "_secret_dirty", False):
+            self.update_secret(self._secret_override)   # back to the stack's default
+            self._secret_dirty = False
+        for p in (self.kong_conf, self.kong_env_file):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+        self.clear_logs()
+
+    # -------------------------------------------------------------- agent --
+    def agent_config(self, path=None, **overrides):
+        """Write <tmp>/etc/kong-bootstrap.conf; override=None drops a key."""
+        cfg = {
+            "secret_id": self.secret_name,
+            "imds_endpoint": self.imds_url,
+            "secretsmanager_endpoint": self.moto_url,
+            "pg_sslmode": "disable",
+            "pg_wait_timeout": "10",
+            "imds_timeout": "5",
+            "kong_bin": self.kong_bin,
+            "kong_conf": self.kong_conf,
+            "kong_env_file": self.kong_env_file,
+            "kong_unit": "kong.service",
+            "status_listen": "127.0.0.1:%d" % self.status_port,
+            "ready_timeout": "20",
+        }
+        for k, v in overrides.items():
+            if v is None:
+                cfg.pop(k, None)
+            else:
+                cfg[k] = str(v)
+        path = path or os.path.join(self.tmp, "etc", "kong-bootstrap.conf")
+        with open(path, "w") as f:
+            f.write("# kong-bootstrap test config (tests/stack.py)\n")
+            for k, v in cfg.items():
+                f.write("%s = %s\n" % (k, v))
+        return path
+
+    @property
+    def agent_bin(self):
+        return os.environ.get("KONG_BOOTSTRAP_BIN") or os.path.join(REPO, "build", "agent", "kong-bootstrap")
+
+    def agent_env(self, env=None):
+        e = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+             "DBUS_SYSTEM_BUS_ADDRESS": self.dbus_address,
+             "NOTIFY_SOCKET": self.notify_socket}
+        for k, v in (env or {}).items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = v
+        return e
+
+    def agent_argv(self, args, config=None, valgrind=False):
+        if not os.access(self.agent_bin, os.X_OK):
+            raise StackError("agent binary not found: %s (build it, or set KONG_BOOTSTRAP_BIN)" % self.agent_bin)
+        config = config or self.agent_config()
+        argv = [self.agent_bin, "-c", config] + list(args)
+        if valgrind:
+            if not shutil.which("valgrind"):
+                raise StackError("valgrind not installed: apt-get install valgrind")
+            argv = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+                    "--error-exitcode=99", "--trace-children=no"] + argv
+        return argv
+
+    def run_agent(self, args, config=None, env=None, timeout=120, valgrind=False, stderr_cb=None):
+        """Run kong-bootstrap -c CONFIG ARGS...; returns (exit, stdout, stderr).
+        stderr_cb(line) is called for each stderr line as it arrives."""
+        argv = self.agent_argv(args, config, valgrind)
+        if valgrind:
+            timeout = max(timeout, 600)
+        p = subprocess.Popen(argv, env=self.agent_env(env), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        out_chunks, err_lines = [], []
+
+        def rd_out():
+            out_chunks.append(p.stdout.read())
+
+        def rd_err():
+            for line in iter(p.stderr.readline, b""):
+                err_lines.append(line)
+                if stderr_cb:
+                    stderr_cb(line.decode("utf-8", "replace"))
+        t1 = threading.Thread(target=rd_out, daemon=True)
+        t2 = threading.Thread(target=rd_err, daemon=True)
+        t1.start()
+        t2.start()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(p, 2)
+            t1.join(5)
+            t2.join(5)
+            raise StackError("agent timed out after %ss; stderr:\n%s" % (
+                timeout, b"".join(err_lines).decode("utf-8", "replace")))
+        t1.join(10)
+        t2.join(10)
+        p.stdout.close()
+        p.stderr.close()
+        # the agent must not leave children behind in its process group
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)
+        return (p.returncode, b"".join(out_chunks).decode("utf-8", "replace"),
+                b"".join(err_lines).decode("utf-8", "replace"))
+
+    # ------------------------------------------------------------- checks --
+    def kong_ready(self, timeout=2):
+        import urllib.request
+        import urllib.error
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/status/ready" % self.status_port,
+                                        timeout=timeout) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError as e:
+            return None, str(e)
+
+
+def _smoke():
+    """Bring the stack up, exercise every peer without the agent."""
+    with Stack() as st:
+        print("tmp", st.tmp, "pg", st.pg_port, "moto", st.moto_url, "imds", st.imds_url,
+              "dbus", st.dbus_address)
+        print("kong list:", st.kong("migrations", "list", "-c", "/dev/null",
+                                    env={"KONG_PG_PORT": str(st.pg_port), "KONG_PG_PASSWORD": st.PASSWORD})[0])
+        print("role GetSecretValue:", st.get_secret_with(st.role_credentials))
+        print("unit:", st.unit_properties())
+    print("ok")
+
+
+if __name__ == "__main__":
+    _smoke()
