@@ -57,10 +57,25 @@ DbFailure db_classify_error(const char *m)
                 return DB_AUTH;
         if ((strstr(m, "database \"") && strstr(m, "does not exist")) || strstr(m, "no pg_hba.conf entry") ||
             strstr(m, "root certificate file") || strstr(m, "SSL is not enabled on the server") ||
-            strstr(m, "server does not support SSL"))
+            strstr(m, "server does not support SSL") || strstr(m, "certificate verify failed") ||
+            strstr(m, "does not match host name"))
                 return DB_PERMANENT;
         /* The server is starting, or failing over: wait. */
         return DB_UNREACHABLE;
+}
+
+/* What an operator changes for each kind of permanent failure. */
+static const char *permanent_hint(const char *m)
+{
+        if (strstr(m, "does not exist"))
+                return "create the database, or set pg_database to one that exists";
+        if (strstr(m, "pg_hba.conf"))
+                return "the server refuses this host, user or TLS choice: check pg_hba.conf (on RDS, "
+                       "rds.force_ssl) against pg_sslmode";
+        if (strstr(m, "does not match host name"))
+                return "pg_host must be a name the server certificate carries (use the RDS endpoint, not an "
+                       "address), or set pg_sslmode = verify-ca";
+        return "check pg_sslmode and pg_sslrootcert against the server's certificate";
 }
 
 static PGconn *db_connect_once(const DbParams *p)
@@ -117,7 +132,8 @@ int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, Error *err)
                                          "password): %s",
                                          p->host, p->port, p->user, strip(m));
                 case DB_PERMANENT:
-                        return error_set(err, -ENOENT, "Postgres %s:%s: %s", p->host, p->port, strip(m));
+                        return error_set(err, -ENOENT, "Postgres %s:%s: %s (%s)", p->host, p->port, strip(m),
+                                         permanent_hint(m));
                 case DB_UNREACHABLE: break;
                 }
                 notify_status("waiting for Postgres %s:%s (attempt %u, %llu s)", p->host, p->port, attempt,

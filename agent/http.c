@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "build-config.h"
 
@@ -17,6 +18,19 @@ void aws_credentials_done(AwsCredentials *c)
         secret_free(c->session_token);
         free(c->expiration);
         *c = (AwsCredentials){ 0 };
+}
+
+bool aws_credentials_expire_within(const AwsCredentials *c, usec_t margin)
+{
+        struct tm tm = { 0 };
+
+        if (isempty(c->expiration))
+                return false;
+        const char *end = strptime(c->expiration, "%Y-%m-%dT%H:%M:%S", &tm);
+        if (!end)
+                return true;
+        time_t expires = timegm(&tm);
+        return expires - (time_t)(margin / USEC_PER_SEC) <= time(NULL);
 }
 
 void http_response_done(HttpResponse *r)
@@ -154,7 +168,7 @@ bool http_status_is_retryable(long status)
 
 void backoff_init(Backoff *b, usec_t timeout, usec_t base, usec_t cap)
 {
-        *b = (Backoff){ .deadline = now_usec() + timeout, .base = base, .cap = cap };
+        *b = (Backoff){ .deadline = now_usec() + timeout, .base = base, .cap = cap, .random = random_below };
 }
 
 usec_t backoff_delay(const Backoff *b)
@@ -164,7 +178,7 @@ usec_t backoff_delay(const Backoff *b)
                 ceiling *= 2;
         if (ceiling > b->cap)
                 ceiling = b->cap;
-        return random_below(ceiling) + 1;
+        return b->random(ceiling) + 1;
 }
 
 bool backoff_wait(Backoff *b)

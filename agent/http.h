@@ -18,6 +18,11 @@ typedef struct AwsCredentials {
 
 void aws_credentials_done(AwsCredentials *c);
 
+/* True when the credentials carry an Expiration (role credentials do) that
+ * is less than 'margin' away, or past, or unreadable. IMDS offers new ones
+ * at least 5 minutes before the old ones expire. */
+bool aws_credentials_expire_within(const AwsCredentials *c, usec_t margin);
+
 typedef struct HttpRequest {
         const char *method; /* GET, PUT or POST */
         const char *url;
@@ -55,6 +60,8 @@ typedef struct Backoff {
         usec_t base;
         usec_t cap;
         unsigned attempt;
+        /* Uniform in [0, n); random_below() unless a test injects its own. */
+        uint64_t (*random)(uint64_t n);
 } Backoff;
 
 void backoff_init(Backoff *b, usec_t timeout, usec_t base, usec_t cap);

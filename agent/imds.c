@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "log.h"
@@ -123,6 +124,8 @@ int imds_get(Imds *m, const char *path, char **ret, Error *err)
                 HttpResponse resp = { 0 };
 
                 r = http_perform(&req, &resp, err);
+                if (r == -EFBIG)
+                        return r; /* no retry makes a peer send less */
                 if (r >= 0) {
                         long status = resp.status;
                         if (status == 200) {
@@ -132,6 +135,11 @@ int imds_get(Imds *m, const char *path, char **ret, Error *err)
                         http_response_done(&resp);
                         if (status == 404)
                                 return error_set(err, -ENOENT, "IMDS has no %s (404)", path);
+                        if (status == 403)
+                                return error_set(err, -EACCES,
+                                                 "IMDS refused %s (403): the instance metadata service is "
+                                                 "disabled for this instance (HttpEndpoint=disabled)",
+                                                 path);
                         if (status == 401 && !refreshed) {
                                 /* The token expired or IMDS restarted: one new token, one retry. */
                                 refreshed = true;
@@ -211,16 +219,50 @@ int imds_parse_cidrs(const char *text, char ***ret, Error *err)
         return 0;
 }
 
+int imds_parse_identity(const char *json, size_t len, InstanceInfo *ret, Error *err)
+{
+        static const struct {
+                const char *field;
+                size_t offset;
+        } fields[] = {
+                { "region", offsetof(InstanceInfo, region) },
+                { "availabilityZone", offsetof(InstanceInfo, availability_zone) },
+                { "instanceId", offsetof(InstanceInfo, instance_id) },
+        };
+        cJSON *o = cJSON_ParseWithLength(json, len);
+        InstanceInfo i = { 0 };
+        int r = 0;
+
+        if (!cJSON_IsObject(o)) {
+                r = error_set(err, -EBADMSG, "IMDS instance identity document is not a JSON object");
+                goto out;
+        }
+        for (size_t f = 0; f < ELEMENTSOF(fields); f++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, fields[f].field);
+                if (!cJSON_IsString(v) || !is_token_like(v->valuestring, "-")) {
+                        r = error_set(err, -EBADMSG, "IMDS instance identity document has no valid '%s'",
+                                      fields[f].field);
+                        goto out;
+                }
+                *(char **)((char *)&i + fields[f].offset) = xstrdup(v->valuestring);
+        }
+        *ret = i;
+        i = (InstanceInfo){ 0 };
+out:
+        instance_info_done(&i);
+        cJSON_Delete(o);
+        return r;
+}
+
 int imds_get_instance(Imds *m, InstanceInfo *ret, Error *err)
 {
         InstanceInfo i = { 0 };
-        _cleanup_free_ char *cidrs = NULL, *cidr_path = NULL;
+        _cleanup_free_ char *identity = NULL, *cidrs = NULL, *cidr_path = NULL;
         int r;
 
-        if ((r = imds_get_checked(m, "meta-data/placement/region", "-", &i.region, err)) < 0 ||
-            (r = imds_get_checked(m, "meta-data/placement/availability-zone", "-", &i.availability_zone,
-                                  err)) < 0 ||
-            (r = imds_get_checked(m, "meta-data/instance-id", "-", &i.instance_id, err)) < 0 ||
+        /* One request for region, zone and instance id instead of three. */
+        if ((r = imds_get(m, "dynamic/instance-identity/document", &identity, err)) < 0 ||
+            (r = imds_parse_identity(identity, strlen(identity), &i, err)) < 0 ||
             (r = imds_get_checked(m, "meta-data/mac", ":", &i.mac, err)) < 0)
                 goto fail;
 
@@ -228,7 +270,6 @@ int imds_get_instance(Imds *m, InstanceInfo *ret, Error *err)
         if ((r = imds_get(m, cidr_path, &cidrs, err)) < 0 ||
             (r = imds_parse_cidrs(cidrs, &i.vpc_cidrs, err)) < 0)
                 goto fail;
-
         *ret = i;
         return 0;
 fail:

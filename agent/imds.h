@@ -43,6 +43,10 @@ int imds_get_tags(Imds *m, char *const *prefixes, char ***ret_keys, char ***ret_
 /* Raw user-data; -ENOENT when the instance has none. */
 int imds_get_user_data(Imds *m, Buf *ret, Error *err);
 
+/* dynamic/instance-identity/document: region, availabilityZone,
+ * instanceId (mac and vpc_cidrs stay NULL). */
+int imds_parse_identity(const char *json, size_t len, InstanceInfo *ret, Error *err);
+
 /* The JSON of meta-data/iam/security-credentials/<role>; a 200 may still
  * carry Code != "Success". */
 int imds_parse_credentials(const char *json, size_t len, AwsCredentials *ret, Error *err);

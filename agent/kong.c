@@ -79,7 +79,28 @@ static void log_child_line(const char *line, const DbParams *db)
         log_info(STAGE_MIGRATIONS, "kong: %s", redacted);
 }
 
-int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, int *ret_status, Error *err)
+/* True when the lock connection is gone (the server closed it, or it
+ * was terminated). Reads whatever arrived so libpq sees the EOF. */
+static bool lock_lost(PGconn *conn)
+{
+        return PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK;
+}
+
+static void stop_child(pid_t pid)
+{
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 100; i++) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return;
+                sleep_usec(100 * USEC_PER_MSEC);
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, PGconn *lock_conn,
+             int *ret_status, Error *err)
 {
         extern char **environ;
         char **env = kong_child_environment(db, environ);
@@ -111,14 +132,27 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
 
         _cleanup_buf_ Buf line = { 0 };
         for (;;) {
-                struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
-                int n = poll(&pfd, 1, KONG_PROGRESS_INTERVAL_MS);
+                struct pollfd pfd[2] = { { .fd = pipefd[0], .events = POLLIN },
+                                         { .fd = lock_conn ? PQsocket(lock_conn) : -1, .events = POLLIN } };
+                int n = poll(pfd, 2, KONG_PROGRESS_INTERVAL_MS);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (lock_conn && (pfd[1].revents || PQsocket(lock_conn) < 0) && lock_lost(lock_conn)) {
+                        _cleanup_free_ char *why = sanitize_for_log(PQerrorMessage(lock_conn), 300);
+                        stop_child(pid);
+                        close(pipefd[0]);
+                        return error_set(err, -ENOLCK,
+                                         "lost the migration lock (its Postgres connection broke: %s) while "
+                                         "'kong migrations %s' ran; stopped it. This node no longer leads; "
+                                         "another node resumes the migration",
+                                         strip(why), args[1] ?: "");
+                }
                 if (n == 0) {
                         notify_extend_timeout(3 * KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC);
                         continue;
                 }
+                if (!pfd[0].revents)
+                        continue;
                 char chunk[1024];
                 ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
                 if (got < 0 && errno == EINTR)
@@ -173,13 +207,14 @@ static MigrationsPolicy policy_from_config(const Config *c)
         return MIGRATIONS_AUTO;
 }
 
-static int kong_migrations(const Config *c, const DbParams *db, const char *sub, int *ret_status, Error *err)
+static int kong_migrations(const Config *c, const DbParams *db, PGconn *lock_conn, const char *sub,
+                           int *ret_status, Error *err)
 {
         const char *args[] = { "migrations", sub, NULL };
         usec_t started = now_usec();
 
         notify_status("migrations: kong migrations %s", sub);
-        int r = kong_run(config_get(c, CONF_KONG_BIN), args, db, ret_status, err);
+        int r = kong_run(config_get(c, CONF_KONG_BIN), args, db, lock_conn, ret_status, err);
         if (r < 0)
                 return r;
         log_debug(STAGE_MIGRATIONS, "kong migrations %s exited %d after %llu ms", sub, *ret_status,
@@ -187,7 +222,7 @@ static int kong_migrations(const Config *c, const DbParams *db, const char *sub,
         return 0;
 }
 
-int migrations_run(const Config *c, const DbParams *db, Error *err)
+int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error *err)
 {
         MigrationsPolicy policy = policy_from_config(c);
         bool finish_auto = streq(config_get(c, CONF_MIGRATIONS_FINISH), "auto");
@@ -197,7 +232,7 @@ int migrations_run(const Config *c, const DbParams *db, Error *err)
          * exit 0 without having done anything (its own lock's loser), so
          * success is what `list` says afterwards, not an exit code. */
         for (unsigned round = 0; round < KONG_MAX_ROUNDS; round++) {
-                r = kong_migrations(c, db, "list", &state, err);
+                r = kong_migrations(c, db, lock_conn, "list", &state, err);
                 if (r < 0)
                         return r;
                 MigrationsAction action = migrations_decide(state, policy, finish_auto);
@@ -230,7 +265,7 @@ int migrations_run(const Config *c, const DbParams *db, Error *err)
                 }
                 log_info(STAGE_MIGRATIONS, "%s: running 'kong migrations %s'",
                          kong_schema_state_describe(state), sub);
-                r = kong_migrations(c, db, sub, &status, err);
+                r = kong_migrations(c, db, lock_conn, sub, &status, err);
                 if (r < 0)
                         return r;
                 if (status != 0)

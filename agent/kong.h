@@ -22,8 +22,11 @@ const char *kong_schema_state_describe(int exit_status);
 char **kong_child_environment(const DbParams *db, char *const *our_env);
 
 /* Runs `kong_bin args…`; *ret_status is its exit code. Fails (and names
- * the signal) if it did not exit normally. */
-int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, int *ret_status, Error *err);
+ * the signal) if it did not exit normally. With 'lock_conn', the
+ * connection holding the migration lock is watched while Kong runs: if it
+ * breaks, the lock is gone, so Kong is stopped and -ENOLCK returned. */
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, PGconn *lock_conn,
+             int *ret_status, Error *err);
 
 typedef enum MigrationsPolicy {
         MIGRATIONS_AUTO,
@@ -44,5 +47,5 @@ typedef enum MigrationsAction {
 MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto);
 
 /* Inspects and changes the schema as the policy allows. Call only while
- * holding the migration lock. */
-int migrations_run(const Config *c, const DbParams *db, Error *err);
+ * holding the migration lock on 'lock_conn'. */
+int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error *err);

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "fileio.h"
@@ -16,9 +17,11 @@
 #include "systemd.h"
 #include "userdata.h"
 
-/* How long one node waits for another's migrations before giving up. */
-#define MIGRATION_LOCK_TIMEOUT (3600 * USEC_PER_SEC)
-#define START_JOB_TIMEOUT      (300 * USEC_PER_SEC)
+#define START_JOB_TIMEOUT (300 * USEC_PER_SEC)
+/* AWS's JDBC rotation wrapper retries 5 times; so do we. */
+#define DB_AUTH_REREADS 5
+/* IMDS offers new role credentials at least 5 minutes before expiry. */
+#define CREDENTIALS_REFRESH_MARGIN (5 * 60 * USEC_PER_SEC)
 
 typedef struct Boot {
         Config *config;
@@ -26,6 +29,7 @@ typedef struct Boot {
         Imds *imds;
         InstanceInfo instance;
         char *role;
+        bool role_from_imds;
         char *region;
         AwsCredentials credentials;
         SecretValue secret;
@@ -122,6 +126,7 @@ static int boot_imds(Boot *b, Error *err)
                 r = imds_get_role_credentials(b->imds, b->role, &b->credentials, err);
                 if (r < 0)
                         return r;
+                b->role_from_imds = true;
         }
         _cleanup_free_ char *cidrs = strv_join(b->instance.vpc_cidrs, ", ");
         log_stage_done(STAGE_IMDS, started, "instance %s in %s, VPC %s, role %s", b->instance.instance_id,
@@ -177,6 +182,28 @@ static int boot_instance_config(Boot *b, Error *err)
         return 0;
 }
 
+/* Role credentials close to their Expiration (or rejected as expired,
+ * 'force') are replaced by the ones IMDS offers by then. Credentials from
+ * the environment are the operator's business. */
+static int refresh_credentials(Boot *b, bool force, Error *err)
+{
+        if (!b->imds || !b->role_from_imds)
+                return 0;
+        if (!force && !aws_credentials_expire_within(&b->credentials, CREDENTIALS_REFRESH_MARGIN))
+                return 0;
+        AwsCredentials fresh = { 0 };
+        Error e;
+        int r = imds_get_role_credentials(b->imds, b->role, &fresh, &e);
+        if (r < 0) {
+                error_set(err, r, "cannot refresh the role credentials: %s", e.msg);
+                return r;
+        }
+        aws_credentials_done(&b->credentials);
+        b->credentials = fresh;
+        log_info(STAGE_IMDS, "role credentials refreshed (expire %s)", b->credentials.expiration ?: "?");
+        return 0;
+}
+
 /* Step 3: the database credentials. */
 static int boot_secret(Boot *b, Error *err)
 {
@@ -195,8 +222,25 @@ static int boot_secret(Boot *b, Error *err)
                                        ? config_get(c, CONF_SECRETSMANAGER_ENDPOINT)
                                        : default_endpoint;
         notify_status("reading secret %s", config_get(c, CONF_SECRET_ID));
+        r = refresh_credentials(b, false, err);
+        if (r < 0)
+                return r;
         r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
-                              config_get(c, CONF_SECRET_VERSION_STAGE), &b->secret, err);
+                              config_get(c, CONF_SECRET_VERSION_STAGE),
+                              config_get_seconds(c, CONF_AWS_TIMEOUT), &b->secret, err);
+        if (r == -EKEYEXPIRED) {
+                /* Rotated under us: one fresh set from IMDS, one more try. */
+                log_info(STAGE_SECRETS, "AWS says the role credentials expired; reading new ones from IMDS");
+                r = refresh_credentials(b, true, err);
+                if (r < 0)
+                        return r;
+                r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
+                                      config_get(c, CONF_SECRET_VERSION_STAGE),
+                                      config_get_seconds(c, CONF_AWS_TIMEOUT), &b->secret, err);
+                if (r == -EKEYEXPIRED)
+                        r = error_set(err, r,
+                                      "AWS rejected fresh role credentials as expired: is the clock right?");
+        }
         if (r < 0)
                 return r;
         log_context_set("SECRET_ARN", b->secret.arn);
@@ -214,13 +258,51 @@ static int boot_secret(Boot *b, Error *err)
         return 0;
 }
 
+/* Re-reads the secret: on an authentication failure the database may
+ * already have a rotated password that AWSCURRENT does not show yet. */
+static int reread_secret(Boot *b, Error *err)
+{
+        secret_value_done(&b->secret);
+        db_params_done(&b->db);
+        free(b->region);
+        b->region = NULL;
+        return boot_secret(b, err);
+}
+
 /* Step 4: wait until Postgres takes our credentials. The connection stays
  * open: it is the one that holds the migration lock. */
 static int boot_database(Boot *b, Error *err)
 {
         usec_t started = now_usec();
-        notify_status("waiting for Postgres %s:%s", b->db.host, b->db.port);
-        int r = db_wait(&b->db, config_get_seconds(b->config, CONF_PG_WAIT_TIMEOUT), &b->lock_conn, err);
+        const Config *c = b->config;
+        Backoff backoff;
+        int r;
+
+        if ((streq(b->db.sslmode, "verify-ca") || streq(b->db.sslmode, "verify-full")) &&
+            access(b->db.sslrootcert, R_OK) < 0)
+                return error_set(err, -errno,
+                                 "pg_sslrootcert '%s' (from %s) cannot be read (%s): install the CA bundle "
+                                 "there (RDS: the region's bundle from AWS) or change pg_sslmode (from %s)",
+                                 b->db.sslrootcert, config_source(c, CONF_PG_SSLROOTCERT), strerror(errno),
+                                 config_source(c, CONF_PG_SSLMODE));
+
+        backoff_init(&backoff, config_get_seconds(c, CONF_PG_WAIT_TIMEOUT), 1 * USEC_PER_SEC,
+                     10 * USEC_PER_SEC);
+        for (unsigned rereads = 0;; rereads++) {
+                notify_status("waiting for Postgres %s:%s", b->db.host, b->db.port);
+                r = db_wait(&b->db, backoff.deadline > now_usec() ? backoff.deadline - now_usec() : 0,
+                            &b->lock_conn, err);
+                if (r != -EACCES || rereads >= DB_AUTH_REREADS)
+                        break;
+                log_warning(STAGE_DATABASE,
+                            "%s; re-reading the secret (rotation may be under way), %u of %u", err->msg,
+                            rereads + 1, DB_AUTH_REREADS);
+                if (!backoff_wait(&backoff))
+                        break;
+                r = reread_secret(b, err);
+                if (r < 0)
+                        return r;
+        }
         if (r < 0)
                 return r;
         log_stage_done(STAGE_DATABASE, started, "Postgres %s:%s/%s answers (server %d)", b->db.host,
@@ -236,11 +318,12 @@ static int boot_migrations(Boot *b, Error *err)
         int r;
 
         notify_status("migrations: waiting for the migration lock");
-        r = db_migration_lock(b->lock_conn, &b->db, MIGRATION_LOCK_TIMEOUT, err);
+        r = db_migration_lock(b->lock_conn, &b->db,
+                              config_get_seconds(b->config, CONF_MIGRATIONS_WAIT_TIMEOUT), err);
         if (r < 0)
                 return r;
         log_info(STAGE_MIGRATIONS, "holding the migration lock");
-        r = migrations_run(b->config, &b->db, err);
+        r = migrations_run(b->config, &b->db, b->lock_conn, err);
         if (db_migration_unlock(b->lock_conn, &b->db, &unlock_err) < 0)
                 log_warning(STAGE_MIGRATIONS,
                             "cannot release the migration lock (closing the connection does): %s",
@@ -348,8 +431,8 @@ int command_run(Config *c, bool oneshot)
         STEP(STAGE_IMDS, boot_imds(&b, &err));
         STEP(STAGE_CONFIG, boot_instance_config(&b, &err));
         STEP(STAGE_SECRETS, boot_secret(&b, &err));
-        STEP(STAGE_RENDER, boot_render(&b, false, &err));
         STEP(STAGE_DATABASE, boot_database(&b, &err));
+        STEP(STAGE_RENDER, boot_render(&b, false, &err));
         STEP(STAGE_MIGRATIONS, boot_migrations(&b, &err));
         STEP(STAGE_RENDER, boot_write_files(&b, &err));
         STEP(STAGE_START, boot_start_kong(&b, &err));

@@ -9,7 +9,6 @@
 
 #define SECRET_MAX_RESPONSE     (256 * 1024) /* a secret is at most 64 KiB, base64 and JSON add to it */
 #define SECRETS_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
-#define SECRETS_TIMEOUT         (120 * USEC_PER_SEC)
 
 static void wiping_free(void *p)
 {
@@ -153,7 +152,8 @@ static bool aws_code_is_retryable(const char *code)
 }
 
 int secrets_get_value(const char *endpoint, const char *region, const AwsCredentials *creds,
-                      const char *secret_id, const char *version_stage, SecretValue *ret, Error *err)
+                      const char *secret_id, const char *version_stage, usec_t timeout, SecretValue *ret,
+                      Error *err)
 {
         char *headers[] = { "Content-Type: application/x-amz-json-1.1",
                             "X-Amz-Target: secretsmanager.GetSecretValue", NULL };
@@ -184,10 +184,12 @@ int secrets_get_value(const char *endpoint, const char *region, const AwsCredent
                 .credentials = creds,
         };
 
-        backoff_init(&b, SECRETS_TIMEOUT, 200 * USEC_PER_MSEC, 20 * USEC_PER_SEC);
+        backoff_init(&b, timeout, 200 * USEC_PER_MSEC, 20 * USEC_PER_SEC);
         for (;;) {
                 HttpResponse resp = { 0 };
                 r = http_perform(&req, &resp, err);
+                if (r == -EFBIG)
+                        return r; /* retrying will not make the peer send less */
                 if (r >= 0) {
                         if (resp.status == 200) {
                                 r = secrets_parse_response(resp.body.data, resp.body.len, ret, err);
@@ -204,6 +206,8 @@ int secrets_get_value(const char *endpoint, const char *region, const AwsCredent
                         r = error_set(err, -EPROTO, "GetSecretValue for '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
                                       shown_id, explained ?: "", explained ? " " : "", status,
                                       code ? ", " : "", shown_code, message ? ": " : "", message ?: "");
+                        if (code && (streq(code, "ExpiredTokenException") || streq(code, "ExpiredToken")))
+                                return -EKEYEXPIRED;
                         if (!http_status_is_retryable(status) && !aws_code_is_retryable(code))
                                 return r;
                 }

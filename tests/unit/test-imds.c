@@ -60,8 +60,45 @@ static void test_cidrs(void)
         CHECK(imds_parse_cidrs("10.0.0.0/33", &l, &err) < 0);
 }
 
+static void test_identity_document(void)
+{
+        InstanceInfo i = { 0 };
+        Error err = { "" };
+        const char *doc = "{\"accountId\":\"123456789012\",\"architecture\":\"x86_64\","
+                          "\"availabilityZone\":\"us-east-1a\",\"instanceId\":\"i-0abc\","
+                          "\"region\":\"us-east-1\",\"version\":\"2017-09-30\"}";
+        CHECK(imds_parse_identity(doc, strlen(doc), &i, &err) == 0);
+        CHECK_STREQ(i.region, "us-east-1");
+        CHECK_STREQ(i.availability_zone, "us-east-1a");
+        CHECK_STREQ(i.instance_id, "i-0abc");
+        instance_info_done(&i);
+
+        const char *bad = "{\"availabilityZone\":\"us-east-1a\",\"instanceId\":\"i-0abc\","
+                          "\"region\":\"us east/1\"}";
+        CHECK(imds_parse_identity(bad, strlen(bad), &i, &err) < 0);
+        CHECK_CONTAINS(err.msg, "'region'");
+        CHECK(imds_parse_identity("[]", 2, &i, &err) < 0);
+        const char *missing = "{\"region\":\"us-east-1\"}";
+        CHECK(imds_parse_identity(missing, strlen(missing), &i, &err) < 0);
+        CHECK_CONTAINS(err.msg, "availabilityZone");
+}
+
+static void test_credentials_expiry(void)
+{
+        AwsCredentials c = { .expiration = "2000-01-01T00:00:00Z" };
+        CHECK(aws_credentials_expire_within(&c, 0));
+        c.expiration = "2999-01-01T00:00:00Z";
+        CHECK(!aws_credentials_expire_within(&c, 300 * USEC_PER_SEC));
+        c.expiration = "garbage";
+        CHECK(aws_credentials_expire_within(&c, 0));
+        c.expiration = NULL; /* from the environment: no expiry known */
+        CHECK(!aws_credentials_expire_within(&c, 300 * USEC_PER_SEC));
+}
+
 int main(void)
 {
+        RUN(test_identity_document);
+        RUN(test_credentials_expiry);
         RUN(test_credentials);
         RUN(test_credentials_refused);
         RUN(test_cidrs);

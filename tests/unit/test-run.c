@@ -135,8 +135,36 @@ static void test_backoff_bounds(void)
               !http_status_is_retryable(403) && !http_status_is_retryable(404));
 }
 
+/* A random source that always answers the top of its range: the delay is
+ * then exactly the ceiling, which makes the schedule checkable. */
+static uint64_t top_of_range(uint64_t n)
+{
+        return n - 1;
+}
+
+static uint64_t bottom_of_range(uint64_t n)
+{
+        return 0;
+}
+
+static void test_backoff_schedule_deterministic(void)
+{
+        Backoff b;
+        backoff_init(&b, 60 * USEC_PER_SEC, 100 * USEC_PER_MSEC, 1 * USEC_PER_SEC);
+        b.random = top_of_range;
+        const usec_t expected[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
+        for (size_t i = 0; i < ELEMENTSOF(expected); i++) {
+                b.attempt = (unsigned)i;
+                CHECK(backoff_delay(&b) == expected[i] * USEC_PER_MSEC);
+        }
+        b.random = bottom_of_range;
+        b.attempt = 3;
+        CHECK(backoff_delay(&b) == 1); /* full jitter: may retry at once */
+}
+
 int main(void)
 {
+        RUN(test_backoff_schedule_deterministic);
         RUN(test_exit_status_per_stage);
         RUN(test_migrations_decide);
         RUN(test_kong_child_environment);

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "config.h"
+#include "test.h"
+#include "userdata.h"
+
+static int extract(const char *data, char **text, char **origin, Error *err)
+{
+        *text = *origin = NULL;
+        return userdata_extract(data, strlen(data), text, origin, err);
+}
+
+static void test_plain(void)
+{
+        char *text, *origin;
+        Error err = { "" };
+
+        CHECK(extract("#kong-bootstrap\nsecret_id = a\n", &text, &origin, &err) == 1);
+        CHECK_STREQ(origin, "user-data");
+        CHECK_CONTAINS(text, "secret_id = a");
+        free(text);
+        free(origin);
+        CHECK(extract("#kong-bootstrap  \r\nsecret_id = a\r\n", &text, &origin, &err) == 1);
+        free(text);
+        free(origin);
+
+        /* Not ours: cloud-config, scripts, a longer header word, nothing. */
+        CHECK(extract("#cloud-config\npackages: [kong]\n", &text, &origin, &err) == 0);
+        CHECK(extract("#!/bin/sh\necho hi\n", &text, &origin, &err) == 0);
+        CHECK(extract("#kong-bootstrapper\nsecret_id = a\n", &text, &origin, &err) == 0);
+        CHECK(extract("", &text, &origin, &err) == 0);
+        CHECK(text == NULL && origin == NULL);
+}
+
+#define MIME_HEAD                                                 \
+        "Content-Type: multipart/mixed; boundary=\"===b===\"\r\n" \
+        "MIME-Version: 1.0\r\n"                                   \
+        "\r\n"
+
+static void test_mime(void)
+{
+        char *text, *origin;
+        Error err = { "" };
+        const char *mime = MIME_HEAD "--===b===\r\n"
+                                     "Content-Type: text/cloud-config; charset=\"us-ascii\"\r\n"
+                                     "\r\n"
+                                     "#cloud-config\r\n"
+                                     "--===b===\r\n"
+                                     "Content-Type: text/x-kong-bootstrap; charset=\"us-ascii\"\r\n"
+                                     "Content-Transfer-Encoding: 7bit\r\n"
+                                     "\r\n"
+                                     "secret_id = from-mime\r\n"
+                                     "lifecycle_hook = launch\r\n"
+                                     "--===b===--\r\n";
+        CHECK(extract(mime, &text, &origin, &err) == 1);
+        CHECK_STREQ(origin, "user-data MIME part 2");
+        CHECK_STREQ(text, "secret_id = from-mime\r\nlifecycle_hook = launch");
+
+        /* The text loads with sources naming the part and its line. */
+        Config *c;
+        config_new(&c);
+        CHECK(config_load_text(c, CONFIG_LAYER_USERDATA, text, strlen(text), origin, &err) == 0);
+        CHECK_STREQ(config_get(c, CONF_SECRET_ID), "from-mime");
+        CHECK_STREQ(config_source(c, CONF_LIFECYCLE_HOOK), "user-data MIME part 2 line 2");
+        config_free(c);
+        free(text);
+        free(origin);
+
+        /* base64, as Python's email package writes it; unquoted boundary; LF only. */
+        const char *b64 = "Content-Type: multipart/mixed; boundary=XYZ\n\n"
+                          "--XYZ\n"
+                          "Content-Type: text/x-kong-bootstrap\n"
+                          "Content-Transfer-Encoding: base64\n\n"
+                          "c2VjcmV0X2lkID0g\nYjY0Cg==\n"
+                          "--XYZ--\n";
+        CHECK(extract(b64, &text, &origin, &err) == 1);
+        CHECK_STREQ(text, "secret_id = b64\n");
+        free(text);
+        free(origin);
+
+        /* A single-part MIME message of our type. */
+        CHECK(extract("Content-Type: text/x-kong-bootstrap\n\nsecret_id = one\n", &text, &origin, &err) ==
+              1);
+        CHECK_STREQ(text, "secret_id = one\n");
+        free(text);
+        free(origin);
+
+        /* MIME without our part. */
+        const char *other =
+                MIME_HEAD "--===b===\r\nContent-Type: text/x-shellscript\r\n\r\necho\r\n--===b===--\r\n";
+        CHECK(extract(other, &text, &origin, &err) == 0);
+}
+
+static void test_mime_errors(void)
+{
+        char *text, *origin;
+        Error err = { "" };
+
+        const char *unclosed =
+                MIME_HEAD "--===b===\r\nContent-Type: text/x-kong-bootstrap\r\n\r\nsecret_id = a\r\n";
+        CHECK(extract(unclosed, &text, &origin, &err) < 0);
+        CHECK_CONTAINS(err.msg, "closing boundary");
+
+        const char *two =
+                MIME_HEAD "--===b===\r\nContent-Type: text/x-kong-bootstrap\r\n\r\na = 1\r\n"
+                          "--===b===\r\nContent-Type: text/x-kong-bootstrap\r\n\r\nb = 2\r\n--===b===--\r\n";
+        CHECK(extract(two, &text, &origin, &err) < 0);
+        CHECK_CONTAINS(err.msg, "more than one");
+
+        const char *qp =
+                MIME_HEAD "--===b===\r\nContent-Type: text/x-kong-bootstrap\r\n"
+                          "Content-Transfer-Encoding: quoted-printable\r\n\r\na=3D1\r\n--===b===--\r\n";
+        CHECK(extract(qp, &text, &origin, &err) < 0);
+        CHECK_CONTAINS(err.msg, "quoted-printable");
+
+        const char *bad64 = MIME_HEAD "--===b===\r\nContent-Type: text/x-kong-bootstrap\r\n"
+                                      "Content-Transfer-Encoding: base64\r\n\r\n!!!\r\n--===b===--\r\n";
+        CHECK(extract(bad64, &text, &origin, &err) < 0);
+        CHECK_CONTAINS(err.msg, "base64");
+
+        CHECK(extract("Content-Type: multipart/mixed\n\n--x--\n", &text, &origin, &err) < 0);
+        CHECK_CONTAINS(err.msg, "boundary");
+        CHECK(extract("Content-Type: multipart/mixed; boundary=x\nnot a header\n\n", &text, &origin, &err) <
+              0);
+}
+
+static void test_layers_and_local_only(void)
+{
+        Config *c;
+        Error err = { "" };
+        config_new(&c);
+
+        /* The environment was loaded before user-data, yet wins over it. */
+        char *env[] = { "KONG_BOOTSTRAP_SECRET_ID=env", NULL };
+        CHECK(config_load_environ(c, env, &err) == 0);
+        CHECK(config_load_text(c, CONFIG_LAYER_USERDATA, "secret_id = ud\npg_host = ud\n", 28, "user-data",
+                               &err) == 0);
+        CHECK_STREQ(config_get(c, CONF_SECRET_ID), "env");
+        CHECK_STREQ(config_get(c, CONF_PG_HOST), "ud");
+        CHECK(config_set(c, CONFIG_LAYER_TAG, "pg_host", "tag", "instance tag kong-bootstrap:pg_host",
+                         &err) == 0);
+        CHECK_STREQ(config_get(c, CONF_PG_HOST), "ud");
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "pg_host", "cli", "--set", &err) == 0);
+        CHECK_STREQ(config_get(c, CONF_PG_HOST), "cli");
+
+        const char *refused[] = { "kong_bin",  "kong_conf",     "kong_env_file",
+                                  "kong_unit", "imds_endpoint", "imds_timeout" };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                CHECK(config_set(c, CONFIG_LAYER_TAG, refused[i], "/bin/sh", "instance tag x", &err) ==
+                      -EPERM);
+                CHECK_CONTAINS(err.msg, "can only be set in the config file");
+                CHECK(config_set(c, CONFIG_LAYER_USERDATA, refused[i], "/bin/sh", "user-data line 2",
+                                 &err) == -EPERM);
+                CHECK(config_set(c, CONFIG_LAYER_FILE, refused[i], "/x", "/etc/kb.conf:1", &err) == 0);
+        }
+        config_free(c);
+}
+
+int main(void)
+{
+        RUN(test_plain);
+        RUN(test_mime);
+        RUN(test_mime_errors);
+        RUN(test_layers_and_local_only);
+        return TEST_EXIT();
+}
