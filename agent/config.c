@@ -56,6 +56,10 @@ static const struct {
         [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH,
                                  .local_only = true },
         [CONF_KONG_UNIT] = { "kong_unit", "kong.service", T_STRING, .local_only = true },
+        /* Read as root and copied into a world-readable file: never from
+         * instance metadata. */
+        [CONF_KONG_CONF_TEMPLATE] = { "kong_conf_template", "", T_PATH, .local_only = true },
+        [CONF_KONG_PREFIX] = { "kong_prefix", "", T_PATH },
         [CONF_PROXY_LISTEN] = { "proxy_listen",
                                 "0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 http2 ssl proxy_protocol",
                                 T_STRING },
@@ -188,8 +192,8 @@ static bool key_char_ok(char ch)
         return islower((unsigned char)ch) || isdigit((unsigned char)ch) || ch == '_' || ch == '.';
 }
 
-int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len, const char *origin,
-                     Error *err)
+int kong_conf_parse(const char *text, size_t len, const char *origin, KongConfLineFn fn, void *userdata,
+                    Error *err)
 {
         size_t lineno = 0;
         const char *p = text, *end = text + len;
@@ -198,31 +202,46 @@ int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len,
                 return error_set(err, -EINVAL, "%s: contains a NUL byte", origin);
 
         while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                _cleanup_free_ char *line = xmalloc(n + 1);
-                size_t o = 0;
+                _cleanup_buf_ Buf raw = { 0 };
+                size_t first_line = lineno + 1;
 
-                lineno++;
+                /* Penlight's reading: a line ending in '\' goes on on the next one. */
+                for (;;) {
+                        const char *nl = memchr(p, '\n', (size_t)(end - p));
+                        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                        lineno++;
+                        buf_append(&raw, p, n);
+                        p += n + (nl ? 1 : 0);
+                        while (raw.len > 0 &&
+                               (raw.data[raw.len - 1] == '\r' || raw.data[raw.len - 1] == ' ' ||
+                                raw.data[raw.len - 1] == '\t'))
+                                raw.data[--raw.len] = '\0';
+                        if (raw.len == 0 || raw.data[raw.len - 1] != '\\' || p >= end)
+                                break;
+                        raw.data[--raw.len] = '\0';
+                }
+
+                _cleanup_free_ char *line = xmalloc(raw.len + 1);
+                size_t o = 0;
                 /* Kong's reading: an unescaped '#' starts a comment, '\#' is a '#'. */
-                for (size_t i = 0; i < n; i++) {
-                        if (p[i] == '\\' && i + 1 < n && p[i + 1] == '#') {
+                for (size_t i = 0; i < raw.len; i++) {
+                        if (raw.data[i] == '\\' && i + 1 < raw.len && raw.data[i + 1] == '#') {
                                 line[o++] = '#';
                                 i++;
-                        } else if (p[i] == '#')
+                        } else if (raw.data[i] == '#')
                                 break;
                         else
-                                line[o++] = p[i];
+                                line[o++] = raw.data[i];
                 }
                 line[o] = '\0';
-                p += n + (nl ? 1 : 0);
 
                 char *s = strip(line);
                 if (*s == '\0' || *s == ';')
                         continue;
 
-                _cleanup_free_ char *source = origin[0] == '/' ? xasprintf("%s:%zu", origin, lineno)
-                                                               : xasprintf("%s line %zu", origin, lineno);
+                _cleanup_free_ char *source = origin[0] == '/'
+                                                      ? xasprintf("%s:%zu", origin, first_line)
+                                                      : xasprintf("%s line %zu", origin, first_line);
                 char *eq = strchr(s, '=');
                 if (!eq)
                         return error_set(err, -EINVAL, "%s: expected 'key = value'", source);
@@ -235,11 +254,29 @@ int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len,
                                 _cleanup_free_ char *shown = sanitize_for_log(key, 64);
                                 return error_set(err, -EINVAL, "%s: invalid key '%s'", source, shown);
                         }
-                int r = config_set(c, layer, key, value, source, err);
+                int r = fn(key, value, source, userdata, err);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+struct load_ctx {
+        Config *config;
+        ConfigLayer layer;
+};
+
+static int load_line(const char *key, const char *value, const char *source, void *userdata, Error *err)
+{
+        struct load_ctx *ctx = userdata;
+        return config_set(ctx->config, ctx->layer, key, value, source, err);
+}
+
+int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len, const char *origin,
+                     Error *err)
+{
+        struct load_ctx ctx = { c, layer };
+        return kong_conf_parse(text, len, origin, load_line, &ctx, err);
 }
 
 int config_load_file(Config *c, const char *path, bool must_exist, Error *err)

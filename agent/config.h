@@ -33,6 +33,8 @@ typedef enum ConfigKey {
         CONF_KONG_CONF,
         CONF_KONG_ENV_FILE,
         CONF_KONG_UNIT,
+        CONF_KONG_CONF_TEMPLATE,
+        CONF_KONG_PREFIX,
         CONF_PROXY_LISTEN,
         CONF_ADMIN_LISTEN,
         CONF_STATUS_LISTEN,
@@ -92,6 +94,16 @@ int config_key_from_name(const char *name);
  * set is ignored. */
 int config_set(Config *c, ConfigLayer layer, const char *key, const char *value, const char *source,
                Error *err);
+
+/* Reads kong.conf-style text the way Kong does (Penlight's pl.config plus
+ * Kong's strip_comments): '#' and ';' comment lines, an unescaped '#'
+ * starts a comment, '\#' is a literal '#', a line ending in '\' goes on on
+ * the next, keys and values are trimmed. Calls 'fn' for each setting with
+ * its source ("PATH:LINE" or "ORIGIN line LINE"). */
+typedef int (*KongConfLineFn)(const char *key, const char *value, const char *source, void *userdata,
+                              Error *err);
+int kong_conf_parse(const char *text, size_t len, const char *origin, KongConfLineFn fn, void *userdata,
+                    Error *err);
 
 /* Parses kong.conf-style text ('#'/';' comment lines, inline '#' comments,
  * '\#' for a literal '#', 'key = value'). 'origin' names the text in

@@ -27,7 +27,8 @@ static void help(void)
                "\n"
                "Commands:\n"
                "  run [--oneshot]   boot: IMDS, secret, Postgres, migrations, kong.conf, kong.service\n"
-               "  render            print the kong.conf and env file a run would write (secrets redacted)\n"
+               "  render [--diff]   print the kong.conf and env file a run would write (secrets redacted,\n"
+               "                    each setting's source as a comment); --diff: what a run would change\n"
                "  check             check config, IMDS, Secrets Manager and Postgres; change nothing\n"
                "\n"
                "Options:\n"
@@ -65,18 +66,15 @@ static int load_config(Config *c, const char *path, bool explicit_path, char **s
 
 int main(int argc, char *argv[])
 {
-        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT };
+        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT, OPT_DIFF };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "set", required_argument, NULL, OPT_SET },
-                { "oneshot", no_argument, NULL, OPT_ONESHOT },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION },
-                {},
+                { "config", required_argument, NULL, 'c' },    { "set", required_argument, NULL, OPT_SET },
+                { "oneshot", no_argument, NULL, OPT_ONESHOT }, { "diff", no_argument, NULL, OPT_DIFF },
+                { "verbose", no_argument, NULL, 'v' },         { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION }, {},
         };
         const char *config_path = DEFAULT_CONFIG_PATH;
-        bool explicit_path = false, verbose = false, oneshot = false;
+        bool explicit_path = false, verbose = false, oneshot = false, diff = false;
         _cleanup_strv_ char **sets = NULL;
         _cleanup_(config_freep) Config *c = NULL;
         Error err = { "" };
@@ -90,6 +88,7 @@ int main(int argc, char *argv[])
                         break;
                 case OPT_SET: strv_push(&sets, xstrdup(optarg)); break;
                 case OPT_ONESHOT: oneshot = true; break;
+                case OPT_DIFF: diff = true; break;
                 case 'v': verbose = true; break;
                 case 'h': help(); return EXIT_OK;
                 case OPT_VERSION: printf("kong-bootstrap %s\n", PACKAGE_VERSION); return EXIT_OK;
@@ -107,6 +106,10 @@ int main(int argc, char *argv[])
         }
         if (oneshot && !streq(command, "run")) {
                 fprintf(stderr, "kong-bootstrap: --oneshot only applies to run\n");
+                return EXIT_USAGE;
+        }
+        if (diff && !streq(command, "render")) {
+                fprintf(stderr, "kong-bootstrap: --diff only applies to render\n");
                 return EXIT_USAGE;
         }
 
@@ -127,7 +130,7 @@ int main(int argc, char *argv[])
                 log_stage_done(STAGE_CONFIG, started, "configuration from %s", config_path);
                 status = command_run(c, oneshot);
         } else if (streq(command, "render"))
-                status = command_render(c);
+                status = command_render(c, diff);
         else
                 status = command_check(c, config_path);
 

@@ -1,27 +1,192 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "render.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <linux/magic.h>
 #include <stdio.h>
+#include <sys/vfs.h>
 
-int kong_conf_escape(const char *value, Buf *out)
+#include "fileio.h"
+
+#define TEMPLATE_MAX (1024 * 1024)
+
+const char *kong_value_problem(const char *value)
 {
         size_t n = strlen(value);
 
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)value[i];
                 if (c < 0x20 || c == 0x7f)
-                        return -EINVAL; /* a line cannot hold it */
+                        return "it holds a control character (a kong.conf line cannot)";
         }
-        /* Kong trims values and joins a line ending in '\' with the next. */
-        if (n > 0 && (value[0] == ' ' || value[n - 1] == ' ' || value[n - 1] == '\\'))
+        if (n > 0 && isspace((unsigned char)value[0]))
+                return "it starts with a blank (Kong trims it)";
+        if (n > 0 && isspace((unsigned char)value[n - 1]))
+                return "it ends with a blank (Kong trims it)";
+        if (n > 0 && value[n - 1] == '\\')
+                return "it ends with a backslash (Kong joins the next line)";
+        /* Kong reads with list_delim = "_blank_": that text splits a value. */
+        if (strstr(value, "_blank_"))
+                return "it contains '_blank_', where Kong's reader splits values";
+        _cleanup_free_ char *number = kong_number_rewrite(value);
+        if (number)
+                return "Kong would read it as a number and write it differently";
+        return NULL;
+}
+
+/* Penlight's pl.config (convert_numbers, the default) gives every value
+ * that starts with a digit, '+' or '-' to Lua's tonumber() (after cutting
+ * a " kB" suffix if that is what it takes); Kong then turns numbers back
+ * into text with tostring() (LuaJIT: "%.14g"). A value for which that
+ * round trip is not the identity would silently change. */
+char *kong_number_rewrite(const char *value)
+{
+        _cleanup_free_ char *v = xstrdup(value);
+        char *end;
+
+        if (!(isdigit((unsigned char)v[0]) || v[0] == '-' || v[0] == '+'))
+                return NULL;
+        size_t n = strlen(v);
+        bool kb = n > 3 && streq(v + n - 3, " kB");
+        for (int pass = 0; pass < (kb ? 2 : 1); pass++) {
+                if (pass == 1)
+                        v[n - 3] = '\0';
+                /* tonumber() takes decimal and hex notation, no "inf"/"nan". */
+                bool plausible = true;
+                for (const char *p = v; *p; p++)
+                        if (!isxdigit((unsigned char)*p) && !strchr("xX.+-pP", *p))
+                                plausible = false;
+                if (!plausible)
+                        continue;
+                errno = 0;
+                double d = strtod(v, &end);
+                if (end == v || *end != '\0')
+                        continue;
+                char text[64];
+                snprintf(text, sizeof(text), "%.14g", d);
+                return streq(text, value) ? NULL : xstrdup(text);
+        }
+        return NULL;
+}
+
+int kong_conf_escape(const char *value, Buf *out)
+{
+        if (kong_value_problem(value))
                 return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (value[i] == '#')
+        for (const char *p = value; *p; p++) {
+                if (*p == '#')
                         buf_puts(out, "\\#");
                 else
-                        buf_append(out, &value[i], 1);
+                        buf_append(out, p, 1);
         }
         return 0;
+}
+
+static bool listen_flag_ok(const char *flag)
+{
+        static const char *const plain[] = { "ssl",       "http2", "proxy_protocol", "deferred", "bind",
+                                             "reuseport", NULL };
+        uint64_t n;
+
+        if (strv_contains((char **)plain, flag))
+                return true;
+        if (startswith(flag, "backlog="))
+                return parse_uint64(flag + strlen("backlog="), &n) >= 0 && n > 0;
+        if (startswith(flag, "ipv6only="))
+                return streq(flag + 9, "on") || streq(flag + 9, "off");
+        if (startswith(flag, "so_keepalive="))
+                return flag[strlen("so_keepalive=")] != '\0';
+        return false;
+}
+
+static bool listen_address_ok(const char *addr)
+{
+        unsigned char buf[16];
+        const char *colon = strrchr(addr, ':');
+        uint16_t port;
+
+        if (!colon || parse_port(colon + 1, &port) < 0)
+                return false;
+        _cleanup_free_ char *host = xstrndup(addr, (size_t)(colon - addr));
+        if (streq(host, "*") || inet_pton(AF_INET, host, buf) == 1)
+                return true;
+        size_t n = strlen(host);
+        if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+                host[n - 1] = '\0';
+                return inet_pton(AF_INET6, host + 1, buf) == 1;
+        }
+        if (n == 0)
+                return false;
+        for (const char *p = host; *p; p++)
+                if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+                        return false;
+        return true;
+}
+
+char *kong_listen_problem(const char *value)
+{
+        _cleanup_free_ char *copy = xstrdup(value);
+        char *save = NULL;
+        size_t entries = 0;
+
+        if (streq(value, "off"))
+                return NULL;
+        for (char *entry = strtok_r(copy, ",", &save); entry; entry = strtok_r(NULL, ",", &save)) {
+                char *save2 = NULL;
+                entries++;
+                char *addr = strtok_r(entry, " \t", &save2);
+                if (!addr || !listen_address_ok(addr)) {
+                        _cleanup_free_ char *shown = sanitize_for_log(addr ? addr : "", 80);
+                        return xasprintf("'%s' is not ADDRESS:PORT", shown);
+                }
+                for (char *flag = strtok_r(NULL, " \t", &save2); flag; flag = strtok_r(NULL, " \t", &save2))
+                        if (!listen_flag_ok(flag)) {
+                                _cleanup_free_ char *shown = sanitize_for_log(flag, 80);
+                                return xasprintf("'%s' is not a listener flag Kong knows (ssl, http2, "
+                                                 "proxy_protocol, deferred, bind, reuseport, backlog=N, "
+                                                 "ipv6only=on|off, so_keepalive=…)",
+                                                 shown);
+                        }
+        }
+        return entries ? NULL : xstrdup("no listener given (use 'off' to disable)");
+}
+
+char *kong_ip_list_problem(const char *value)
+{
+        _cleanup_free_ char *copy = xstrdup(value);
+        char *save = NULL;
+        unsigned char buf[16];
+
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                char *ip = strip(t);
+                if (streq(ip, "unix:") || cidr_is_valid(ip) || inet_pton(AF_INET, ip, buf) == 1 ||
+                    inet_pton(AF_INET6, ip, buf) == 1)
+                        continue;
+                _cleanup_free_ char *shown = sanitize_for_log(ip, 80);
+                return xasprintf("'%s' is not an address, a CIDR block or 'unix:'", shown);
+        }
+        return NULL;
+}
+
+/* Kong settings that are flags: written as on/off. */
+static bool is_boolean_setting(const char *key)
+{
+        static const char *const names[] = { "anonymous_reports",
+                                             "pg_ssl",
+                                             "pg_ssl_verify",
+                                             "real_ip_recursive",
+                                             "nginx_daemon",
+                                             "nginx_main_daemon",
+                                             "ssl_prefer_server_ciphers",
+                                             "ssl_session_tickets",
+                                             "allow_debug_header",
+                                             "proxy_server_ssl_verify",
+                                             "cluster_ocsp",
+                                             "cluster_use_proxy",
+                                             "client_ssl",
+                                             NULL };
+        return strv_contains((char **)names, key);
 }
 
 static bool is_valid_utf8(const unsigned char *s)
@@ -61,86 +226,162 @@ int env_file_quote(const char *value, Buf *out)
         return 0;
 }
 
+typedef struct Line {
+        char *key;
+        char *value;
+        char *source;
+} Line;
+
+typedef struct Lines {
+        Line *items;
+        size_t n;
+} Lines;
+
+static void lines_set(Lines *l, const char *key, const char *value, const char *source)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->items[i].key, key)) {
+                        free_and_strdup(&l->items[i].value, value);
+                        free_and_strdup(&l->items[i].source, source);
+                        return;
+                }
+        l->items = xrealloc(l->items, (l->n + 1) * sizeof(Line));
+        l->items[l->n++] = (Line){ xstrdup(key), xstrdup(value), xstrdup(source) };
+}
+
+static void lines_done(Lines *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].key);
+                free(l->items[i].value);
+                free(l->items[i].source);
+        }
+        free(l->items);
+        *l = (Lines){ 0 };
+}
+
 /* Where a pg_* value came from: the config when set there, else the secret. */
 static const char *source_of(const Config *c, ConfigKey k)
 {
         return config_is_set(c, k) ? config_source(c, k) : "secret";
 }
 
-typedef struct Line {
-        const char *key;
-        char *value;
-        const char *source;
-} Line;
-
-static void lines_set(Line **lines, size_t *n, const char *key, const char *value, const char *source)
+static int add_template_line(const char *key, const char *value, const char *source, void *userdata,
+                             Error *err)
 {
-        for (size_t i = 0; i < *n; i++)
-                if (streq((*lines)[i].key, key)) {
-                        free_and_strdup(&(*lines)[i].value, value);
-                        (*lines)[i].source = source;
-                        return;
-                }
-        *lines = xrealloc(*lines, (*n + 1) * sizeof(Line));
-        (*lines)[(*n)++] = (Line){ key, xstrdup(value), source };
+        if (streq(key, "pg_password") || streq(key, "pg_ro_password"))
+                return error_set(
+                        err, -EINVAL,
+                        "%s: the template sets %s; the password comes from the secret and goes to the "
+                        "env file only",
+                        source, key);
+        lines_set(userdata, key, value, source);
+        return 0;
 }
 
-int render_kong_conf(const Config *c, const DbParams *db, char *const *vpc_cidrs, Buf *ret, Error *err)
+static int add_template(Lines *l, const Config *c, Error *err)
 {
-        Line *lines = NULL;
-        size_t n = 0;
-        int r = 0;
+        const char *path = config_get(c, CONF_KONG_CONF_TEMPLATE);
+        _cleanup_buf_ Buf text = { 0 };
+
+        int r = read_file_limited(path, TEMPLATE_MAX, &text, err);
+        if (r < 0) {
+                error_prefix(err, "kong_conf_template (from %s)", config_source(c, CONF_KONG_CONF_TEMPLATE));
+                return r;
+        }
+        return kong_conf_parse(text.data, text.len, path, add_template_line, l, err);
+}
+
+static int check_line(const Line *line, Error *err)
+{
+        _cleanup_free_ char *problem = NULL;
+        const char *static_problem = kong_value_problem(line->value);
+
+        if (static_problem)
+                return error_set(err, -EINVAL, "%s (from %s): %s", line->key, line->source, static_problem);
+        size_t n = strlen(line->key);
+        if (n > 7 && streq(line->key + n - 7, "_listen"))
+                problem = kong_listen_problem(line->value);
+        else if (streq(line->key, "trusted_ips"))
+                problem = kong_ip_list_problem(line->value);
+        else if (is_boolean_setting(line->key) && !streq(line->value, "on") && !streq(line->value, "off"))
+                problem = xstrdup("expected on or off");
+        if (problem)
+                return error_set(err, -EINVAL, "%s (from %s): %s", line->key, line->source, problem);
+        return 0;
+}
+
+int render_kong_conf(const Config *c, const DbParams *db, char *const *vpc_cidrs, bool provenance, Buf *ret,
+                     Error *err)
+{
+        Lines lines = { 0 };
         bool ssl = !streq(db->sslmode, "disable");
         bool verify = streq(db->sslmode, "verify-ca") || streq(db->sslmode, "verify-full");
         _cleanup_free_ char *cidrs = strv_join(vpc_cidrs, ", ");
         Buf b = { 0 };
+        int r = 0;
 
-        lines_set(&lines, &n, "database", "postgres", "kong-bootstrap");
-        lines_set(&lines, &n, "pg_host", db->host, source_of(c, CONF_PG_HOST));
-        lines_set(&lines, &n, "pg_port", db->port, source_of(c, CONF_PG_PORT));
-        lines_set(&lines, &n, "pg_user", db->user, source_of(c, CONF_PG_USER));
-        lines_set(&lines, &n, "pg_database", db->dbname, source_of(c, CONF_PG_DATABASE));
+        /* 1. What kong-bootstrap computes. */
+        if (config_is_set(c, CONF_KONG_PREFIX))
+                lines_set(&lines, "prefix", config_get(c, CONF_KONG_PREFIX),
+                          config_source(c, CONF_KONG_PREFIX));
+        lines_set(&lines, "database", "postgres", "kong-bootstrap");
+        lines_set(&lines, "pg_host", db->host, source_of(c, CONF_PG_HOST));
+        lines_set(&lines, "pg_port", db->port, source_of(c, CONF_PG_PORT));
+        lines_set(&lines, "pg_user", db->user, source_of(c, CONF_PG_USER));
+        lines_set(&lines, "pg_database", db->dbname, source_of(c, CONF_PG_DATABASE));
         if (db->schema)
-                lines_set(&lines, &n, "pg_schema", db->schema, config_source(c, CONF_PG_SCHEMA));
-        lines_set(&lines, &n, "pg_ssl", ssl ? "on" : "off", config_source(c, CONF_PG_SSLMODE));
-        lines_set(&lines, &n, "pg_ssl_verify", verify ? "on" : "off", config_source(c, CONF_PG_SSLMODE));
+                lines_set(&lines, "pg_schema", db->schema, config_source(c, CONF_PG_SCHEMA));
+        lines_set(&lines, "pg_ssl", ssl ? "on" : "off", config_source(c, CONF_PG_SSLMODE));
+        lines_set(&lines, "pg_ssl_verify", verify ? "on" : "off", config_source(c, CONF_PG_SSLMODE));
         if (verify)
-                lines_set(&lines, &n, "lua_ssl_trusted_certificate", db->sslrootcert,
+                lines_set(&lines, "lua_ssl_trusted_certificate", db->sslrootcert,
                           config_source(c, CONF_PG_SSLROOTCERT));
-        lines_set(&lines, &n, "proxy_listen", config_get(c, CONF_PROXY_LISTEN),
+        lines_set(&lines, "proxy_listen", config_get(c, CONF_PROXY_LISTEN),
                   config_source(c, CONF_PROXY_LISTEN));
-        if (strstr(config_get(c, CONF_PROXY_LISTEN), "proxy_protocol"))
-                lines_set(&lines, &n, "real_ip_header", "proxy_protocol", "proxy_listen");
         if (config_is_set(c, CONF_TRUSTED_IPS))
-                lines_set(&lines, &n, "trusted_ips", config_get(c, CONF_TRUSTED_IPS),
+                lines_set(&lines, "trusted_ips", config_get(c, CONF_TRUSTED_IPS),
                           config_source(c, CONF_TRUSTED_IPS));
         else
-                lines_set(&lines, &n, "trusted_ips", cidrs, "IMDS VPC CIDR blocks");
-        lines_set(&lines, &n, "status_listen", config_get(c, CONF_STATUS_LISTEN),
+                lines_set(&lines, "trusted_ips", cidrs, "IMDS (the VPC's CIDR blocks)");
+        lines_set(&lines, "status_listen", config_get(c, CONF_STATUS_LISTEN),
                   config_source(c, CONF_STATUS_LISTEN));
-        lines_set(&lines, &n, "admin_listen", config_get(c, CONF_ADMIN_LISTEN),
+        lines_set(&lines, "admin_listen", config_get(c, CONF_ADMIN_LISTEN),
                   config_source(c, CONF_ADMIN_LISTEN));
-        /* An operator's explicit kong.<setting> wins over what we compute. */
+
+        /* 2. The operator's template, 3. kong.<setting> keys: explicit wins. */
+        if (config_is_set(c, CONF_KONG_CONF_TEMPLATE) && (r = add_template(&lines, c, err)) < 0)
+                goto out;
         for (size_t i = 0; i < c->n_kong; i++)
-                lines_set(&lines, &n, c->kong[i].name, c->kong[i].value, c->kong[i].source);
+                lines_set(&lines, c->kong[i].name, c->kong[i].value, c->kong[i].source);
+
+        /* PROXY protocol on the final listeners means the client address
+         * comes from its header, unless the operator chose otherwise. */
+        const char *proxy_listen = NULL;
+        bool have_real_ip_header = false;
+        for (size_t i = 0; i < lines.n; i++) {
+                if (streq(lines.items[i].key, "proxy_listen"))
+                        proxy_listen = lines.items[i].value;
+                have_real_ip_header = have_real_ip_header || streq(lines.items[i].key, "real_ip_header");
+        }
+        if (proxy_listen && strstr(proxy_listen, "proxy_protocol") && !have_real_ip_header)
+                lines_set(&lines, "real_ip_header", "proxy_protocol", "proxy_listen carries proxy_protocol");
 
         buf_puts(&b,
                  "# Written by kong-bootstrap at every boot; edit kong-bootstrap's configuration instead.\n"
                  "# The database password is not here: kong.service reads it from its EnvironmentFile.\n");
-        for (size_t i = 0; i < n; i++) {
-                buf_printf(&b, "%s = ", lines[i].key);
-                if (kong_conf_escape(lines[i].value, &b) < 0) {
-                        r = error_set(err, -EINVAL,
-                                      "%s (from %s): the value cannot be written to kong.conf (control "
-                                      "character, leading or trailing space, or trailing backslash)",
-                                      lines[i].key, lines[i].source);
-                        break;
-                }
+        for (size_t i = 0; i < lines.n; i++) {
+                r = check_line(&lines.items[i], err);
+                if (r < 0)
+                        goto out;
+                if (provenance)
+                        buf_printf(&b, "# from %s\n", lines.items[i].source);
+                buf_printf(&b, "%s = ", lines.items[i].key);
+                kong_conf_escape(lines.items[i].value, &b);
                 buf_puts(&b, "\n");
         }
-        for (size_t i = 0; i < n; i++)
-                free(lines[i].value);
-        free(lines);
+out:
+        lines_done(&lines);
         if (r < 0) {
                 buf_done(&b);
                 return r;
@@ -167,4 +408,74 @@ int render_env_file(const DbParams *db, bool redact, Buf *ret, Error *err)
         buf_puts(&b, "\n");
         *ret = b;
         return 0;
+}
+
+int env_file_location_check(const char *path, const char *source, Error *err)
+{
+        _cleanup_free_ char *dir = xstrdup(path);
+        struct statfs sfs;
+
+        /* The directory may not exist yet: judge by the nearest that does. */
+        for (;;) {
+                char *slash = strrchr(dir, '/');
+                if (!slash)
+                        return error_set(err, -EINVAL,
+                                         "kong_env_file '%s' (from %s) is not an absolute path", path,
+                                         source);
+                if (slash == dir)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                if (statfs(dir, &sfs) == 0)
+                        break;
+                if (errno != ENOENT || streq(dir, "/"))
+                        return error_set(err, -errno, "cannot inspect '%s' for kong_env_file: %s", dir,
+                                         strerror(errno));
+        }
+        if (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC)
+                return 0;
+        return error_set(
+                err, -EPERM,
+                "kong_env_file '%s' (from %s) is not on tmpfs (%s is on a persistent file system): the "
+                "database password must not reach a disk; use a path under /run",
+                path, source, dir);
+}
+
+static char **split_lines(const char *s)
+{
+        char **l = NULL;
+        while (*s) {
+                size_t n = strcspn(s, "\n");
+                strv_push(&l, xstrndup(s, n));
+                s += n + (s[n] == '\n');
+        }
+        return l;
+}
+
+char *render_diff(const char *old, const char *new)
+{
+        _cleanup_strv_ char **a = split_lines(old), **b = split_lines(new);
+        size_t n = strv_length(a), m = strv_length(b);
+        _cleanup_free_ size_t *lcs = xcalloc((n + 1) * (m + 1), sizeof(size_t));
+        _cleanup_buf_ Buf out = { 0 };
+
+#define L(i, j) lcs[(i) * (m + 1) + (j)]
+        for (size_t i = n; i-- > 0;)
+                for (size_t j = m; j-- > 0;)
+                        L(i, j) = streq(a[i], b[j])
+                                          ? L(i + 1, j + 1) + 1
+                                          : (L(i + 1, j) > L(i, j + 1) ? L(i + 1, j) : L(i, j + 1));
+        size_t i = 0, j = 0;
+        buf_puts(&out, "");
+        while (i < n || j < m) {
+                if (i < n && j < m && streq(a[i], b[j])) {
+                        buf_printf(&out, " %s\n", a[i]);
+                        i++, j++;
+                } else if (i < n && (j == m || L(i + 1, j) >= L(i, j + 1)))
+                        buf_printf(&out, "-%s\n", a[i++]);
+                else
+                        buf_printf(&out, "+%s\n", b[j++]);
+        }
+#undef L
+        return buf_steal(&out);
 }

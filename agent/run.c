@@ -338,12 +338,12 @@ static int boot_migrations(Boot *b, Error *err)
 }
 
 /* Step 6, first half: both files as bytes, before anything changes. */
-static int boot_render(Boot *b, bool redact, Error *err)
+static int boot_render(Boot *b, bool for_display, Error *err)
 {
-        int r = render_kong_conf(b->config, &b->db, b->instance.vpc_cidrs, &b->kong_conf, err);
+        int r = render_kong_conf(b->config, &b->db, b->instance.vpc_cidrs, for_display, &b->kong_conf, err);
         if (r < 0)
                 return r;
-        return render_env_file(&b->db, redact, &b->env_file, err);
+        return render_env_file(&b->db, for_display, &b->env_file, err);
 }
 
 /* Step 6, second half. kong.conf first: the env file's presence in /run is
@@ -355,6 +355,10 @@ static int boot_write_files(Boot *b, Error *err)
         bool conf_changed, env_changed;
         int r;
 
+        r = env_file_location_check(config_get(c, CONF_KONG_ENV_FILE), config_source(c, CONF_KONG_ENV_FILE),
+                                    err);
+        if (r < 0)
+                return r;
         r = write_file_atomic(config_get(c, CONF_KONG_CONF), b->kong_conf.data, b->kong_conf.len, 0644, 0755,
                               &conf_changed, err);
         if (r < 0)
@@ -448,7 +452,28 @@ out:
         return status;
 }
 
-int command_render(Config *c)
+/* What `run` would change: a line diff of kong.conf; for the env file only
+ * whether it would change, never its content. */
+static void print_diff(const Boot *b, bool env_would_change)
+{
+        const char *path = config_get(b->config, CONF_KONG_CONF);
+        Buf old = { 0 };
+        Error e;
+
+        if (read_file_limited(path, 4 * 1024 * 1024, &old, &e) < 0)
+                printf("# %s: would be created\n%s", path, b->kong_conf.data);
+        else if (streq(old.data, b->kong_conf.data))
+                printf("# %s: unchanged\n", path);
+        else {
+                _cleanup_free_ char *d = render_diff(old.data, b->kong_conf.data);
+                printf("# %s: would change\n%s", path, d);
+        }
+        buf_done(&old);
+        printf("# %s: %s (content not shown: it holds the password)\n",
+               config_get(b->config, CONF_KONG_ENV_FILE), env_would_change ? "would change" : "unchanged");
+}
+
+int command_render(Config *c, bool diff)
 {
         Boot b = { .config = c, .started = now_usec() };
         Error err = { "" };
@@ -460,7 +485,23 @@ int command_render(Config *c)
                 status = fail(&b, STAGE_CONFIG, &err);
         else if (boot_secret(&b, &err) < 0)
                 status = fail(&b, STAGE_SECRETS, &err);
-        else if (boot_render(&b, true, &err) < 0)
+        else if (diff) {
+                /* Compare what run would write, byte for byte. */
+                Buf env_real = { 0 }, env_old = { 0 };
+                bool env_changed = true;
+                if (boot_render(&b, false, &err) < 0)
+                        status = fail(&b, STAGE_RENDER, &err);
+                else {
+                        env_real = b.env_file;
+                        b.env_file = (Buf){ 0 };
+                        if (read_file_limited(config_get(c, CONF_KONG_ENV_FILE), 64 * 1024, &env_old,
+                                              NULL) >= 0)
+                                env_changed = !streq(env_old.data, env_real.data);
+                        print_diff(&b, env_changed);
+                }
+                buf_done(&env_real);
+                buf_done(&env_old);
+        } else if (boot_render(&b, true, &err) < 0)
                 status = fail(&b, STAGE_RENDER, &err);
         else
                 printf("# ---- %s ----\n%s\n# ---- %s (mode 0600) ----\n%s", config_get(c, CONF_KONG_CONF),

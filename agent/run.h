@@ -27,5 +27,6 @@ enum {
 int exit_status_for_stage(Stage s);
 
 int command_run(Config *c, bool oneshot);
-int command_render(Config *c);
+/* With 'diff': what a run would change instead of the whole files. */
+int command_render(Config *c, bool diff);
 int command_check(Config *c, const char *config_path);

@@ -163,12 +163,13 @@ class Stack:
     INSTANCE_ID = "i-0123456789abcdef0"
     MAC = "0e:1a:2b:3c:4d:5e"
 
-    def __init__(self, tmpdir=None, secret=None, secret_name=None):
+    def __init__(self, tmpdir=None, secret=None, secret_name=None, fleet=0):
         self._tmp_arg = tmpdir
         self._secret_override = secret
         self.secret_name = secret_name or self.SECRET_ID
         self.procs = {}
         self.tmp = None
+        self.shm = None
         self._notify_sock = None
         self._notify_thread = None
         self._notify_msgs = []
@@ -176,6 +177,7 @@ class Stack:
         self._closing = False
         self._bus = None
         self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+        self.fleet = fleet   # extra simulated nodes: see fleet_node()
 
     # ------------------------------------------------------------ context --
     def __enter__(self):
@@ -197,6 +199,10 @@ class Stack:
         else:
             self.tmp = tempfile.mkdtemp(prefix="kong-bootstrap-stack.")
         os.chmod(self.tmp, 0o755)   # the postgres user must traverse it
+        # The agent refuses to put the env file (the password) anywhere but
+        # tmpfs, as /run is on an instance: <tmp>/run lives in /dev/shm.
+        self.shm = tempfile.mkdtemp(prefix="kong-bootstrap-run.", dir="/dev/shm")
+        os.symlink(self.shm, os.path.join(self.tmp, "run"))
         for d in ("log", "etc/kong", "run/kong-bootstrap", "bin", "imds", "kong-prefix"):
             os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
         os.chmod(os.path.join(self.tmp, "run/kong-bootstrap"), 0o700)
@@ -220,7 +226,7 @@ class Stack:
         for rec in read_jsonl(self.systemd_log) if self.tmp else []:
             if rec.get("pid"):
                 pids.add(rec["pid"])
-        for name in ("dbusmock", "dbus", "imds", "moto"):
+        for name in ("faultproxy", "dbusmock", "dbus", "imds", "moto"):
             kill_group(self.procs.pop(name, None))
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -232,6 +238,8 @@ class Stack:
         self._stop_postgres()
         if self.tmp and os.environ.get("KEEP_STACK") != "1" and not self._tmp_arg:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if getattr(self, "shm", None):
+                shutil.rmtree(self.shm, ignore_errors=True)
         elif self.tmp:
             sys.stderr.write("stack: kept %s\n" % self.tmp)
 
@@ -401,6 +409,51 @@ class Stack:
         return self._aws("get-secret", {"credentials": credentials,
                                         "secret_name": name or self.secret_name})
 
+    # ---------------------------------------------------------- faultproxy --
+    def start_faultproxy(self, listeners=1):
+        """Start tests/peers/faultproxy.py in front of moto (once per stack).
+        Sets faultproxy_url (listener 0) and faultproxy_urls (one per
+        listener); point the agent's secretsmanager_endpoint at one.
+        Control it with set_faultproxy(rules), read faultproxy_requests()."""
+        if "faultproxy" in self.procs:
+            return self.faultproxy_url
+        d = os.path.join(self.tmp, "faultproxy")
+        os.makedirs(d, exist_ok=True)
+        self.faultproxy_control = os.path.join(d, "control.json")
+        self.faultproxy_log = os.path.join(self.tmp, "log", "faultproxy-requests.jsonl")
+        self.set_faultproxy([])
+        port_file = os.path.join(d, "ports")
+        logf = os.path.join(self.tmp, "log", "faultproxy.log")
+        log = open(logf, "ab")
+        self.procs["faultproxy"] = subprocess.Popen(
+            [DEBIAN_PY, os.path.join(PEERS, "faultproxy.py"), "--upstream", self.moto_url,
+             "--control", self.faultproxy_control, "--log", self.faultproxy_log,
+             "--listeners", str(listeners), "--port-file", port_file, "--parent-pid", str(os.getpid())],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        wait_for(lambda: os.path.exists(port_file), 20, "faultproxy", self.procs["faultproxy"], logf)
+        with open(port_file) as f:
+            ports = json.load(f)
+        self.faultproxy_urls = ["http://127.0.0.1:%d" % p for p in ports]
+        self.faultproxy_url = self.faultproxy_urls[0]
+        return self.faultproxy_url
+
+    def set_faultproxy(self, rules):
+        """Replace the proxy's rules (see tests/peers/faultproxy.py); counters restart."""
+        tmp = self.faultproxy_control + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"nonce": time.time(), "rules": list(rules)}, f, indent=1)
+        os.rename(tmp, self.faultproxy_control)
+
+    def faultproxy_requests(self):
+        return read_jsonl(self.faultproxy_log)
+
+    def clear_faultproxy(self):
+        """No rules, empty request log."""
+        self.set_faultproxy([])
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.faultproxy_log)
+
     # --------------------------------------------------------------- IMDS --
     def imds_default_config(self):
         return {
@@ -553,6 +606,7 @@ class Stack:
                 }
             },
         }
+        params["units"].update(self._fleet_units())
         env = dict(os.environ)
         env["DBUS_SYSTEM_BUS_ADDRESS"] = self.dbus_address
         env["DBUS_SESSION_BUS_ADDRESS"] = self.dbus_address
@@ -736,6 +790,139 @@ class Stack:
         return (p.returncode, b"".join(out_chunks).decode("utf-8", "replace"),
                 b"".join(err_lines).decode("utf-8", "replace"))
 
+    # -------------------------------------------------------------- fleet --
+    # Stack(fleet=N): N simulated instances of an Auto Scaling group sharing
+    # the stack's database, each with its own unit kong-<i>.service (whose
+    # exec is the node's own kong wrapper), kong.conf, env file and status
+    # port, so that N agents can boot at once and each starts its own Kong.
+    def _fleet_units(self):
+        self._fleet_ports = [free_port() for _ in range(self.fleet)]
+        units = {}
+        for i in range(self.fleet):
+            n = self.fleet_node(i)
+            os.makedirs(n["dir"], exist_ok=True)
+            units[n["unit"]] = {"exec": [n["kong_bin"], "start", "-c", n["kong_conf"]],
+                                "environment_file": n["kong_env_file"],
+                                "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                                "KONG_NGINX_DAEMON": "off"},
+                                "output": n["unit_log"]}
+        return units
+
+    def fleet_node(self, i):
+        """Paths and names of fleet node i (0 <= i < fleet)."""
+        d = os.path.join(self.tmp, "fleet", str(i))
+        return {"index": i, "dir": d, "tag": "node-%d" % i, "unit": "kong-%d.service" % i,
+                "kong_bin": os.path.join(d, "kong"), "kong_conf": os.path.join(d, "kong.conf"),
+                "kong_env_file": os.path.join(d, "run", "kong.env"),
+                "unit_log": os.path.join(d, "kong.service.log"),
+                "config": os.path.join(d, "kong-bootstrap.conf"),
+                "status_port": self._fleet_ports[i]}
+
+    def write_fleet_node(self, i, kong_env=None, **overrides):
+        """Write node i's kong wrapper (KONG_STANDIN_TAG=node-<i> plus
+        kong_env, then the stack's wrapper) and agent config (agent_config
+        with the node's paths, unit and status port, then overrides).
+        Returns fleet_node(i)."""
+        n = self.fleet_node(i)
+        os.makedirs(n["dir"], exist_ok=True)
+        env = {"KONG_STANDIN_TAG": n["tag"]}
+        env.update(kong_env or {})
+        lines = ["#!/bin/sh"] + ["export %s=%s" % (k, shlex.quote(str(v))) for k, v in env.items()]
+        lines += ["exec %s \"$@\"" % shlex.quote(self.kong_bin), ""]
+        with open(n["kong_bin"] + ".tmp", "w") as f:
+            f.write("\n".join(lines))
+        os.chmod(n["kong_bin"] + ".tmp", 0o755)
+        os.rename(n["kong_bin"] + ".tmp", n["kong_bin"])
+        cfg = {"kong_bin": n["kong_bin"], "kong_conf": n["kong_conf"], "kong_env_file": n["kong_env_file"],
+               "kong_unit": n["unit"], "status_listen": "127.0.0.1:%d" % n["status_port"]}
+        cfg.update(overrides)
+        self.agent_config(path=n["config"], **cfg)
+        return n
+
+    def reset_fleet(self):
+        """Stop every fleet unit, remove the nodes' rendered files and the
+        stand-in's events log."""
+        for i in range(self.fleet):
+            n = self.fleet_node(i)
+            self.reset_unit(n["unit"])
+            for p in (n["kong_conf"], n["kong_env_file"], n["unit_log"]):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(p)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.kong_events_path)
+
+    @property
+    def kong_events_path(self):
+        """The stand-in's progress log (begin/migrated/terminated events)."""
+        return self.kong_log[:-len(".jsonl")] + "-events.jsonl"
+
+    def kong_events(self):
+        return read_jsonl(self.kong_events_path)
+
+    def start_agent(self, args=("run", "--oneshot"), config=None, env=None, name=None):
+        """Start kong-bootstrap in the background in its own session
+        (process group = its pid, like a systemd unit's cgroup: kill it with
+        AgentProcess.killpg).  Output goes to <tmp>/log/agent-<name>.{out,err}."""
+        argv = self.agent_argv(list(args), config)
+        name = name or "%d" % len(getattr(self, "_agents", []))
+        base = os.path.join(self.tmp, "log", "agent-%s" % name)
+        with open(base + ".out", "wb") as out, open(base + ".err", "wb") as err:
+            started = time.time()
+            p = subprocess.Popen(argv, env=self.agent_env(env), stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=err, start_new_session=True)
+        a = AgentProcess(p, name, base, started)
+        self._agents = getattr(self, "_agents", []) + [a]
+        return a
+
+    # ------------------------------------------------------ postgres ctl --
+    def stop_postgres(self):
+        """Fast shutdown of the stack's Postgres (data kept; start_postgres)."""
+        self._stop_postgres()
+
+    def start_postgres(self, timeout=60):
+        """Start the stack's Postgres again: same data directory and port."""
+        if "postgres" in self.procs:
+            return
+        log = open(self.pg_logfile, "ab")
+        self.procs["postgres"] = subprocess.Popen(
+            self._as_postgres([os.path.join(PG_BIN, "postgres"), "-D", self.pg_data]),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+
+        def pg_up():
+            try:
+                with self._pg_admin():
+                    return True
+            except Exception:
+                return False
+        wait_for(pg_up, timeout, "postgres (restart)", self.procs["postgres"], self.pg_logfile)
+
+    def pg_connect(self, dbname="kong"):
+        """A superuser connection (autocommit) over the Unix socket; the
+        caller closes it.  Its application_name is 'stack'."""
+        import psycopg2
+        c = psycopg2.connect(host=self.pg_sock, port=self.pg_port, user="postgres", dbname=dbname,
+                             application_name="stack")
+        c.autocommit = True
+        return c
+
+    def pg_activity(self, conn=None):
+        """pg_stat_activity client backends except the caller's own, as dicts."""
+        sql = ("SELECT pid, application_name, client_addr::text, client_port, state, wait_event_type, "
+               "wait_event, query_start, backend_start FROM pg_stat_activity "
+               "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")
+        cols = ["pid", "application_name", "client_addr", "client_port", "state", "wait_event_type",
+                "wait_event", "query_start", "backend_start"]
+        if conn is None:
+            with self._pg_admin() as c, c.cursor() as cur:
+                cur.execute(sql)
+                rows = cur.fetchall()
+        else:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                rows = cur.fetchall()
+        return [dict(zip(cols, r)) for r in rows]
+
     # ------------------------------------------------------------- checks --
     def kong_ready(self, timeout=2):
         import urllib.request
@@ -748,6 +935,46 @@ class Stack:
             return e.code, e.read().decode()
         except OSError as e:
             return None, str(e)
+
+
+class AgentProcess:
+    """A kong-bootstrap started by Stack.start_agent."""
+
+    def __init__(self, proc, name, base, started):
+        self.proc, self.name, self.base, self.started = proc, name, base, started
+        self.pid = proc.pid
+        self.ended = None
+
+    def poll(self):
+        code = self.proc.poll()
+        if code is not None and self.ended is None:
+            self.ended = time.time()
+        return code
+
+    def wait(self, timeout=None):
+        """Exit status (raises subprocess.TimeoutExpired)."""
+        code = self.proc.wait(timeout)
+        if self.ended is None:
+            self.ended = time.time()
+        return code
+
+    def killpg(self, sig=signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, sig)
+
+    def output(self):
+        """(stdout, stderr) so far."""
+        res = []
+        for ext in (".out", ".err"):
+            with open(self.base + ext, "rb") as f:
+                res.append(f.read().decode("utf-8", "replace"))
+        return tuple(res)
+
+    def cleanup(self):
+        """Kill what is left of its process group and reap it."""
+        self.killpg(signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.wait(5)
 
 
 def _smoke():

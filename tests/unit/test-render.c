@@ -73,7 +73,7 @@ static void test_render_kong_conf(void)
         char *cidrs[] = { "10.0.0.0/16", "10.1.0.0/16", NULL };
 
         config_new(&c);
-        CHECK(render_kong_conf(c, &db, cidrs, &b, &err) == 0);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
         CHECK_CONTAINS(b.data, "\ndatabase = postgres\n");
         CHECK_CONTAINS(b.data, "\npg_host = db.internal\n");
         CHECK_CONTAINS(b.data, "\npg_ssl = off\n");
@@ -91,7 +91,7 @@ static void test_render_kong_conf(void)
 
         /* verify-full: TLS on, verified against the CA bundle. */
         db = params("verify-full");
-        CHECK(render_kong_conf(c, &db, cidrs, &b, &err) == 0);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
         CHECK_CONTAINS(b.data, "\npg_ssl = on\npg_ssl_verify = on\n");
         CHECK_CONTAINS(b.data, "\nlua_ssl_trusted_certificate = /etc/kong-bootstrap/rds-ca.pem\n");
         buf_done(&b);
@@ -100,7 +100,7 @@ static void test_render_kong_conf(void)
         config_set(c, CONFIG_LAYER_CLI, "proxy_listen", "0.0.0.0:8000", "--set", &err);
         config_set(c, CONFIG_LAYER_CLI, "kong.trusted_ips", "0.0.0.0/0", "--set", &err);
         config_set(c, CONFIG_LAYER_CLI, "kong.log_level", "debug#1", "--set", &err);
-        CHECK(render_kong_conf(c, &db, cidrs, &b, &err) == 0);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
         CHECK(strstr(b.data, "real_ip_header") == NULL);
         CHECK_CONTAINS(b.data, "\ntrusted_ips = 0.0.0.0/0\n");
         CHECK(strstr(b.data, "10.0.0.0/16") == NULL);
@@ -108,9 +108,163 @@ static void test_render_kong_conf(void)
         buf_done(&b);
 
         config_set(c, CONFIG_LAYER_CLI, "kong.log_level", "bad\\", "/etc/kb.conf:9", &err);
-        CHECK(render_kong_conf(c, &db, cidrs, &b, &err) < 0);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
         CHECK_CONTAINS(err.msg, "log_level (from /etc/kb.conf:9)");
+        CHECK_CONTAINS(err.msg, "backslash");
+
+        config_set(c, CONFIG_LAYER_CLI, "kong.log_level", "info", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.pg_database", "0123", "/etc/kb.conf:10", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "pg_database (from /etc/kb.conf:10)");
+        CHECK_CONTAINS(err.msg, "number");
+
+        config_set(c, CONFIG_LAYER_CLI, "kong.pg_database", "kong", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.admin_listen", "127.0.0.1:8001 sll", "ud", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "'sll'");
+
+        config_set(c, CONFIG_LAYER_CLI, "kong.admin_listen", "off", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.anonymous_reports", "yes", "ud", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "on or off");
+
+        config_set(c, CONFIG_LAYER_CLI, "kong.anonymous_reports", "off", "--set", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.trusted_ips", "10.0.0.0/8, bogus", "ud", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "'bogus'");
         config_free(c);
+}
+
+static void test_number_rewrite(void)
+{
+        const char *changed[][2] = { { "0123", "123" }, { "1e5", "100000" },
+                                     { "0x10", "16" },  { "+5", "5" },
+                                     { "1.50", "1.5" }, { "1.", "1" },
+                                     { "00", "0" },     { "123456789012345678", "1.2345678901235e+17" },
+                                     { "10 kB", "10" } };
+        for (size_t i = 0; i < ELEMENTSOF(changed); i++) {
+                char *t = kong_number_rewrite(changed[i][0]);
+                CHECK_STREQ(t, changed[i][1]);
+                free(t);
+                CHECK(kong_value_problem(changed[i][0]) != NULL);
+        }
+        const char *kept[] = { "123",         "1.5", "-5",   "0",     "5432",           "kong",
+                               "10.0.0.0/16", "1e",  "0x",   "1.2.3", "127.0.0.1:8001", "-",
+                               "inf",         "nan", "12abc" };
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+                char *t = kong_number_rewrite(kept[i]);
+                CHECK(t == NULL);
+                if (t)
+                        fprintf(stderr, "  '%s' -> '%s'\n", kept[i], t);
+                free(t);
+        }
+}
+
+static void test_blank_delimiter(void)
+{
+        CHECK(kong_value_problem("a_blank_b") != NULL);
+        CHECK(kong_value_problem("a_blank") == NULL);
+}
+
+static void test_listen_and_ips(void)
+{
+        const char *good[] = { "0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 http2 ssl proxy_protocol",
+                               "[::]:8100",
+                               "off",
+                               "127.0.0.1:8001 reuseport backlog=16384",
+                               "kong.internal:8000 ipv6only=on so_keepalive=on",
+                               "*:8000" };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                char *p = kong_listen_problem(good[i]);
+                CHECK(p == NULL);
+                free(p);
+        }
+        const char *bad[] = { "8000", "0.0.0.0:http", "0.0.0.0:8000 tls",      "0.0.0.0:70000",
+                              "",     "[::1:8000",    "0.0.0.0:8000 backlog=x" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *p = kong_listen_problem(bad[i]);
+                CHECK(p != NULL);
+                free(p);
+        }
+        char *p = kong_ip_list_problem("10.0.0.0/16, 192.168.1.1, ::1, fd00::/8, unix:");
+        CHECK(p == NULL);
+        free(p);
+        p = kong_ip_list_problem("0.0.0.0/0, 10.0.0.0/33");
+        CHECK(p != NULL);
+        free(p);
+}
+
+static void test_template_and_provenance(void)
+{
+        char path[] = "/tmp/kb-template-XXXXXX";
+        int fd = mkstemp(path);
+        const char *tmpl = "# operator's kong.conf\n"
+                           "log_level = warn\n"
+                           "trusted_ips = 10.9.0.0/16  # comment\n"
+                           "headers = off\n"
+                           "plugins = bundled,\\\n"
+                           "  my-plugin\n";
+        CHECK(write(fd, tmpl, strlen(tmpl)) == (ssize_t)strlen(tmpl));
+        close(fd);
+
+        Config *c;
+        Error err = { "" };
+        Buf b = { 0 };
+        DbParams db = params("disable");
+        char *cidrs[] = { "10.0.0.0/16", NULL };
+        config_new(&c);
+        config_set(c, CONFIG_LAYER_FILE, "kong_conf_template", path, "/etc/kb.conf:2", &err);
+        config_set(c, CONFIG_LAYER_CLI, "kong.log_level", "debug", "--set", &err);
+
+        CHECK(render_kong_conf(c, &db, cidrs, true, &b, &err) == 0);
+        /* template over computed, kong.<setting> over template */
+        CHECK_CONTAINS(b.data, "\ntrusted_ips = 10.9.0.0/16\n");
+        CHECK(strstr(b.data, "10.0.0.0/16") == NULL);
+        CHECK_CONTAINS(b.data, "# from --set\nlog_level = debug\n");
+        CHECK_CONTAINS(b.data, "\nheaders = off\n");
+        /* Penlight joins a line ending in '\\' with the next as it stands. */
+        CHECK_CONTAINS(b.data, "plugins = bundled,  my-plugin\n");
+        char line[128];
+        snprintf(line, sizeof(line), "# from %s:3\ntrusted_ips", path);
+        CHECK_CONTAINS(b.data, line);
+        CHECK_CONTAINS(b.data, "# from secret\npg_host = db.internal\n");
+        buf_done(&b);
+
+        /* Without provenance: no comment but the header. */
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
+        CHECK(strstr(b.data, "# from") == NULL);
+        buf_done(&b);
+
+        /* A template may not carry the password. */
+        FILE *f = fopen(path, "a");
+        fputs("pg_password = hunter2\n", f);
+        fclose(f);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "pg_password");
+        CHECK(strstr(err.msg, "hunter2") == NULL);
+
+        unlink(path);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "kong_conf_template (from /etc/kb.conf:2)");
+        config_free(c);
+}
+
+static void test_env_file_location(void)
+{
+        Error err = { "" };
+        CHECK(env_file_location_check("/dev/shm/kb-test/sub/kong.env", "--set", &err) == 0);
+        CHECK(env_file_location_check("/var/lib/kong.env", "--set", &err) == -EPERM);
+        CHECK_CONTAINS(err.msg, "not on tmpfs");
+}
+
+static void test_diff(void)
+{
+        char *d = render_diff("a\nb\nc\n", "a\nB\nc\nd\n");
+        CHECK_STREQ(d, " a\n-b\n+B\n c\n+d\n");
+        free(d);
+        d = render_diff("same\n", "same\n");
+        CHECK_STREQ(d, " same\n");
+        free(d);
 }
 
 static void test_render_env_file(void)
@@ -179,6 +333,12 @@ int main(void)
         RUN(test_env_file_quote_round_trip);
         RUN(test_render_kong_conf);
         RUN(test_render_env_file);
+        RUN(test_number_rewrite);
+        RUN(test_blank_delimiter);
+        RUN(test_listen_and_ips);
+        RUN(test_template_and_provenance);
+        RUN(test_env_file_location);
+        RUN(test_diff);
         RUN(test_write_file_atomic);
         return TEST_EXIT();
 }
