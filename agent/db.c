@@ -110,13 +110,15 @@ static char *conn_error(PGconn *conn)
         return sanitize_for_log(conn ? PQerrorMessage(conn) : "out of memory", 400);
 }
 
-int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, Error *err)
+int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, unsigned *ret_attempts, Error *err)
 {
         usec_t started = now_usec();
         Backoff b;
 
         backoff_init(&b, timeout, 500 * USEC_PER_MSEC, 10 * USEC_PER_SEC);
         for (unsigned attempt = 1;; attempt++) {
+                if (ret_attempts)
+                        *ret_attempts = attempt;
                 PGconn *conn = db_connect_once(p);
                 if (conn && PQstatus(conn) == CONNECTION_OK) {
                         *ret = conn;

@@ -36,8 +36,8 @@ typedef enum DbFailure {
 DbFailure db_classify_error(const char *libpq_message);
 
 /* Connects, retrying with backoff while the database is unreachable, for
- * at most 'timeout'. */
-int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, Error *err);
+ * at most 'timeout'. *ret_attempts (optional) counts the tries. */
+int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, unsigned *ret_attempts, Error *err);
 
 /* The advisory lock key every node of one Kong cluster agrees on:
  * hashtextextended('kong-bootstrap/migrations/<dbname>/<schema>', 0). */

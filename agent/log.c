@@ -74,8 +74,8 @@ void log_context_set(const char *field, const char *value)
         }
 }
 
-static void emit(int priority, Stage stage, const char *message_id, usec_t duration, int exit_status,
-                 const char *message)
+static void emit(int priority, Stage stage, const char *message_id, usec_t duration, unsigned attempts,
+                 int exit_status, const char *message)
 {
         if (priority == LOG_DEBUG && !state.verbose)
                 return;
@@ -105,6 +105,8 @@ static void emit(int priority, Stage stage, const char *message_id, usec_t durat
                 fields[n++] = xasprintf("MESSAGE_ID=%s", message_id);
         if (duration != USEC_INFINITY)
                 fields[n++] = xasprintf("DURATION_USEC=%llu", (unsigned long long)duration);
+        if (attempts > 0)
+                fields[n++] = xasprintf("ATTEMPT=%u", attempts);
         if (exit_status >= 0)
                 fields[n++] = xasprintf("EXIT_STATUS=%d", exit_status);
         for (size_t i = 0; i < ELEMENTSOF(state.context); i++)
@@ -132,7 +134,7 @@ void log_msg(int priority, Stage stage, const char *fmt, ...)
         va_start(ap, fmt);
         _cleanup_free_ char *m = format_message(fmt, ap);
         va_end(ap);
-        emit(priority, stage, NULL, USEC_INFINITY, -1, m);
+        emit(priority, stage, NULL, USEC_INFINITY, 0, -1, m);
 }
 
 void log_stage_done(Stage stage, usec_t started, const char *fmt, ...)
@@ -141,10 +143,19 @@ void log_stage_done(Stage stage, usec_t started, const char *fmt, ...)
         va_start(ap, fmt);
         _cleanup_free_ char *m = format_message(fmt, ap);
         va_end(ap);
-        emit(LOG_INFO, stage, stages[stage].message_id, now_usec() - started, -1, m);
+        emit(LOG_INFO, stage, stages[stage].message_id, now_usec() - started, 0, -1, m);
+}
+
+void log_stage_done_attempts(Stage stage, usec_t started, unsigned attempts, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = format_message(fmt, ap);
+        va_end(ap);
+        emit(LOG_INFO, stage, stages[stage].message_id, now_usec() - started, attempts, -1, m);
 }
 
 void log_stage_failed(Stage stage, usec_t started, int exit_status, const char *message)
 {
-        emit(LOG_ERR, stage, MESSAGE_ID_BOOT_FAILED, now_usec() - started, exit_status, message);
+        emit(LOG_ERR, stage, MESSAGE_ID_BOOT_FAILED, now_usec() - started, 0, exit_status, message);
 }

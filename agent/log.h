@@ -35,8 +35,11 @@ void log_context_set(const char *field, const char *value);
 
 _printf_(3, 4) void log_msg(int priority, Stage stage, const char *fmt, ...);
 
-/* The record that closes a stage: MESSAGE_ID of the stage, its duration. */
+/* The record that closes a stage: MESSAGE_ID of the stage, its duration,
+ * and (when not 0) how many attempts it took (ATTEMPT=). */
 _printf_(3, 4) void log_stage_done(Stage stage, usec_t started, const char *fmt, ...);
+_printf_(4, 5) void log_stage_done_attempts(Stage stage, usec_t started, unsigned attempts, const char *fmt,
+                                            ...);
 /* The record of a failed boot: MESSAGE_ID of failure, the stage, exit code. */
 void log_stage_failed(Stage stage, usec_t started, int exit_status, const char *message);
 

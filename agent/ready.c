@@ -34,7 +34,8 @@ int ready_url_from_listen(const char *status_listen, char **ret, Error *err)
         return 0;
 }
 
-int kong_wait_ready(const char *status_listen, usec_t timeout, Error *err)
+int kong_wait_ready(const char *status_listen, usec_t timeout, ReadyGaveUpFn gave_up, void *userdata,
+                    Error *err)
 {
         _cleanup_free_ char *url = NULL;
         usec_t started = now_usec();
@@ -51,7 +52,7 @@ int kong_wait_ready(const char *status_listen, usec_t timeout, Error *err)
                 .max_body = 16 * 1024,
                 .no_proxy = true,
         };
-        for (;;) {
+        for (unsigned round = 1;; round++) {
                 HttpResponse resp = { 0 };
                 Error e;
                 r = http_perform(&req, &resp, &e);
@@ -63,6 +64,8 @@ int kong_wait_ready(const char *status_listen, usec_t timeout, Error *err)
                         snprintf(last, sizeof(last), "HTTP %ld", status);
                 } else
                         snprintf(last, sizeof(last), "%s", e.msg);
+                if (gave_up && round % (USEC_PER_SEC / READY_POLL_INTERVAL) == 0 && gave_up(userdata, err))
+                        return -ECHILD;
                 usec_t waited = now_usec() - started;
                 if (waited >= timeout)
                         return error_set(err, -ETIMEDOUT,

@@ -10,4 +10,8 @@
  * addresses replaced by loopback. */
 int ready_url_from_listen(const char *status_listen, char **ret, Error *err);
 
-int kong_wait_ready(const char *status_listen, usec_t timeout, Error *err);
+/* Polls until 200 or 'timeout'. 'gave_up' (optional) is asked about once
+ * a second whether to stop waiting (Kong's unit failed); it fills err. */
+typedef bool (*ReadyGaveUpFn)(void *userdata, Error *err);
+int kong_wait_ready(const char *status_listen, usec_t timeout, ReadyGaveUpFn gave_up, void *userdata,
+                    Error *err);

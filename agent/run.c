@@ -288,10 +288,13 @@ static int boot_database(Boot *b, Error *err)
 
         backoff_init(&backoff, config_get_seconds(c, CONF_PG_WAIT_TIMEOUT), 1 * USEC_PER_SEC,
                      10 * USEC_PER_SEC);
+        unsigned attempts = 0;
         for (unsigned rereads = 0;; rereads++) {
                 notify_status("waiting for Postgres %s:%s", b->db.host, b->db.port);
+                unsigned tries = 0;
                 r = db_wait(&b->db, backoff.deadline > now_usec() ? backoff.deadline - now_usec() : 0,
-                            &b->lock_conn, err);
+                            &b->lock_conn, &tries, err);
+                attempts += tries;
                 if (r != -EACCES || rereads >= DB_AUTH_REREADS)
                         break;
                 log_warning(STAGE_DATABASE,
@@ -305,8 +308,8 @@ static int boot_database(Boot *b, Error *err)
         }
         if (r < 0)
                 return r;
-        log_stage_done(STAGE_DATABASE, started, "Postgres %s:%s/%s answers (server %d)", b->db.host,
-                       b->db.port, b->db.dbname, PQserverVersion(b->lock_conn));
+        log_stage_done_attempts(STAGE_DATABASE, started, attempts, "Postgres %s:%s/%s answers (server %d)",
+                                b->db.host, b->db.port, b->db.dbname, PQserverVersion(b->lock_conn));
         return 0;
 }
 
@@ -387,11 +390,25 @@ static int boot_start_kong(Boot *b, Error *err)
         return 0;
 }
 
+/* A Kong unit that failed after its start job will never answer. */
+static bool kong_unit_failed(void *userdata, Error *err)
+{
+        const char *unit = userdata;
+        _cleanup_free_ char *result = NULL;
+
+        if (systemd_unit_failed(unit, &result) <= 0)
+                return false;
+        error_set(err, -ECHILD, "%s failed while starting (service result '%s'; see journalctl -u %s)", unit,
+                  result ?: "unknown", unit);
+        return true;
+}
+
 static int boot_wait_ready(Boot *b, Error *err)
 {
         usec_t started = now_usec();
         int r = kong_wait_ready(config_get(b->config, CONF_STATUS_LISTEN),
-                                config_get_seconds(b->config, CONF_READY_TIMEOUT), err);
+                                config_get_seconds(b->config, CONF_READY_TIMEOUT), kong_unit_failed,
+                                (void *)config_get(b->config, CONF_KONG_UNIT), err);
         if (r < 0)
                 return r;
         log_stage_done(STAGE_READY, started, "Kong answers 200 on /status/ready");
@@ -443,8 +460,13 @@ int command_run(Config *c, bool oneshot)
         STEP(STAGE_READY, boot_wait_ready(&b, &err));
 #undef STEP
 
+        usec_t took = now_usec() - b.started;
         log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");
-        notify_ready(oneshot ? "Kong ready" : "Kong ready; watching");
+        char ready_status[64];
+        snprintf(ready_status, sizeof(ready_status), "Kong ready in %llu.%llu s",
+                 (unsigned long long)(took / USEC_PER_SEC),
+                 (unsigned long long)(took % USEC_PER_SEC / 100000));
+        notify_ready(ready_status);
 out:
         boot_done(&b);
         if (status == EXIT_OK && !oneshot)
@@ -551,7 +573,7 @@ int command_check(Config *c, const char *config_path)
         }
         check_line(true, "render", "kong.conf and env file can be written from this configuration");
         /* One attempt, no waiting: check says how things are now. */
-        if (db_wait(&b.db, 0, &b.lock_conn, &err) < 0) {
+        if (db_wait(&b.db, 0, &b.lock_conn, NULL, &err) < 0) {
                 check_line(false, "postgres", err.msg);
                 status = EXIT_DATABASE;
                 goto out;

@@ -8,3 +8,8 @@
 #include "util.h"
 
 int systemd_start_unit(const char *unit, usec_t timeout, Error *err);
+
+/* 1 when 'unit' is in ActiveState "failed" (*ret_result: its
+ * Service.Result, e.g. "exit-code"), 0 when not, negative errno when
+ * systemd cannot be asked. */
+int systemd_unit_failed(const char *unit, char **ret_result);
