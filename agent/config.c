@@ -68,7 +68,11 @@ static const struct {
         [CONF_TRUSTED_IPS] = { "trusted_ips", "", T_CIDRS },
         [CONF_READY_TIMEOUT] = { "ready_timeout", "120", T_SECONDS },
         [CONF_LIFECYCLE_HOOK] = { "lifecycle_hook", "", T_STRING },
+        [CONF_LIFECYCLE_HEARTBEAT_INTERVAL] = { "lifecycle_heartbeat_interval", "300", T_SECONDS },
+        [CONF_TERMINATION_LIFECYCLE_HOOK] = { "termination_lifecycle_hook", "", T_STRING },
         [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING },
+        [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS },
+        [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS },
 };
 
 const char *config_key_name(ConfigKey k)

@@ -25,7 +25,10 @@ static const struct {
         [STAGE_RENDER] = { "render", "26401c179f2f454186af30e4f6b380fe" },
         [STAGE_START] = { "start", "2582524e415d4437afcd023f0e6c4b90" },
         [STAGE_READY] = { "ready", "c10998842e144f6b811bc2140e292724" },
+        [STAGE_LIFECYCLE] = { "lifecycle", "060cde9f18374ea48736614d0f50b8e1" },
         [STAGE_BOOT] = { "boot", "ca3461ce353d400cbc0a021f325fc846" },
+        [STAGE_ROTATION] = { "rotation", "9c192d077c934a6590ad73ef26ed82db" },
+        [STAGE_DRAIN] = { "drain", "b0c8ed9bcc854bd285710b7e7eca2576" },
 };
 
 /* A failed boot has its own MESSAGE_ID, whatever the stage. */

@@ -22,7 +22,10 @@ typedef enum Stage {
         STAGE_RENDER,
         STAGE_START,
         STAGE_READY,
-        STAGE_BOOT, /* the whole boot: done or failed */
+        STAGE_LIFECYCLE, /* Auto Scaling lifecycle hooks */
+        STAGE_BOOT,      /* the whole boot: done or failed */
+        STAGE_ROTATION,  /* day 2: the secret changed */
+        STAGE_DRAIN,     /* day 2: termination, drain, stop */
         _STAGE_MAX,
 } Stage;
 

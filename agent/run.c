@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "run.h"
 
+#include "boot.h"
+
 #include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "autoscaling.h"
 #include "db.h"
 #include "fileio.h"
 #include "imds.h"
@@ -22,29 +25,16 @@
 #define DB_AUTH_REREADS 5
 /* IMDS offers new role credentials at least 5 minutes before expiry. */
 #define CREDENTIALS_REFRESH_MARGIN (5 * 60 * USEC_PER_SEC)
+#define LIFECYCLE_TIMEOUT          (60 * USEC_PER_SEC)
+#define GROUP_TAG                  "aws:autoscaling:groupName"
 
-typedef struct Boot {
-        Config *config;
-        usec_t started;
-        Imds *imds;
-        InstanceInfo instance;
-        char *role;
-        bool role_from_imds;
-        char *region;
-        AwsCredentials credentials;
-        SecretValue secret;
-        DbParams db;
-        PGconn *lock_conn;
-        Buf kong_conf;
-        Buf env_file;
-} Boot;
-
-static void boot_done(Boot *b)
+void boot_done(Boot *b)
 {
         imds_free(b->imds);
         instance_info_done(&b->instance);
         free(b->role);
         free(b->region);
+        free(b->group);
         aws_credentials_done(&b->credentials);
         secret_value_done(&b->secret);
         db_params_done(&b->db);
@@ -64,6 +54,7 @@ int exit_status_for_stage(Stage s)
         case STAGE_RENDER: return EXIT_RENDER;
         case STAGE_START: return EXIT_SYSTEMD;
         case STAGE_READY: return EXIT_READY;
+        case STAGE_LIFECYCLE: return EXIT_LIFECYCLE;
         default: return EXIT_INTERNAL;
         }
 }
@@ -142,13 +133,17 @@ static int boot_instance_config(Boot *b, Error *err)
         _cleanup_strv_ char **keys = NULL, **values = NULL;
         _cleanup_buf_ Buf user_data = { 0 };
         _cleanup_free_ char *text = NULL, *origin = NULL;
-        char *prefixes[] = { "kong-bootstrap:", NULL };
+        char *prefixes[] = { "kong-bootstrap:", GROUP_TAG, NULL };
         int r;
 
         r = imds_get_tags(b->imds, prefixes, &keys, &values, err);
         if (r < 0)
                 return r;
         for (size_t i = 0; keys && keys[i]; i++) {
+                if (streq(keys[i], GROUP_TAG)) {
+                        free_and_strdup(&b->group, strip(values[i]));
+                        continue;
+                }
                 _cleanup_free_ char *source = xasprintf("instance tag %s", keys[i]);
                 r = config_set(b->config, CONFIG_LAYER_TAG, keys[i] + strlen("kong-bootstrap:"),
                                strip(values[i]), source, err);
@@ -177,7 +172,22 @@ static int boot_instance_config(Boot *b, Error *err)
         r = config_validate(b->config, true, err);
         if (r < 0)
                 return r;
-        log_stage_done(STAGE_CONFIG, started, "instance tags: %zu kong-bootstrap key(s); user-data: %s",
+        const Config *c = b->config;
+        b->region = xstrdup(config_is_set(c, CONF_REGION) ? config_get(c, CONF_REGION) : b->instance.region);
+        if (!region_is_valid(b->region))
+                return error_set(err, -EINVAL, "region from %s is not a region name",
+                                 config_source(c, CONF_REGION));
+        if (config_is_set(b->config, CONF_AUTOSCALING_GROUP))
+                free_and_strdup(&b->group, config_get(b->config, CONF_AUTOSCALING_GROUP));
+        if ((config_is_set(b->config, CONF_LIFECYCLE_HOOK) ||
+             config_is_set(b->config, CONF_TERMINATION_LIFECYCLE_HOOK)) &&
+            isempty(b->group))
+                return error_set(err, -EINVAL,
+                                 "a lifecycle hook is configured but the Auto Scaling group is unknown: the "
+                                 "instance has no tag " GROUP_TAG
+                                 " in IMDS (enable InstanceMetadataTags) and "
+                                 "autoscaling_group is not set");
+        log_stage_done(STAGE_CONFIG, started, "instance tags: %zu key(s) read; user-data: %s",
                        strv_length(keys), origin ? origin : "no kong-bootstrap config");
         return 0;
 }
@@ -185,7 +195,7 @@ static int boot_instance_config(Boot *b, Error *err)
 /* Role credentials close to their Expiration (or rejected as expired,
  * 'force') are replaced by the ones IMDS offers by then. Credentials from
  * the environment are the operator's business. */
-static int refresh_credentials(Boot *b, bool force, Error *err)
+int boot_refresh_credentials(Boot *b, bool force, Error *err)
 {
         if (!b->imds || !b->role_from_imds)
                 return 0;
@@ -205,7 +215,7 @@ static int refresh_credentials(Boot *b, bool force, Error *err)
 }
 
 /* Step 3: the database credentials. */
-static int boot_secret(Boot *b, Error *err)
+int boot_secret(Boot *b, Error *err)
 {
         const Config *c = b->config;
         usec_t started = now_usec();
@@ -213,16 +223,12 @@ static int boot_secret(Boot *b, Error *err)
         DbSecret secret = { 0 };
         int r;
 
-        b->region = xstrdup(config_is_set(c, CONF_REGION) ? config_get(c, CONF_REGION) : b->instance.region);
-        if (!region_is_valid(b->region))
-                return error_set(err, -EINVAL, "region from %s is not a region name",
-                                 config_source(c, CONF_REGION));
         default_endpoint = xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
         const char *endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
                                        ? config_get(c, CONF_SECRETSMANAGER_ENDPOINT)
                                        : default_endpoint;
         notify_status("reading secret %s", config_get(c, CONF_SECRET_ID));
-        r = refresh_credentials(b, false, err);
+        r = boot_refresh_credentials(b, false, err);
         if (r < 0)
                 return r;
         r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
@@ -231,7 +237,7 @@ static int boot_secret(Boot *b, Error *err)
         if (r == -EKEYEXPIRED) {
                 /* Rotated under us: one fresh set from IMDS, one more try. */
                 log_info(STAGE_SECRETS, "AWS says the role credentials expired; reading new ones from IMDS");
-                r = refresh_credentials(b, true, err);
+                r = boot_refresh_credentials(b, true, err);
                 if (r < 0)
                         return r;
                 r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
@@ -264,8 +270,6 @@ static int reread_secret(Boot *b, Error *err)
 {
         secret_value_done(&b->secret);
         db_params_done(&b->db);
-        free(b->region);
-        b->region = NULL;
         return boot_secret(b, err);
 }
 
@@ -341,7 +345,7 @@ static int boot_migrations(Boot *b, Error *err)
 }
 
 /* Step 6, first half: both files as bytes, before anything changes. */
-static int boot_render(Boot *b, bool for_display, Error *err)
+int boot_render(Boot *b, bool for_display, Error *err)
 {
         int r = render_kong_conf(b->config, &b->db, b->instance.vpc_cidrs, for_display, &b->kong_conf, err);
         if (r < 0)
@@ -415,42 +419,114 @@ static int boot_wait_ready(Boot *b, Error *err)
         return 0;
 }
 
-/* Until the day-2 watchers exist, the daemon's job after boot is to stay:
- * kong-bootstrap.service remains active, and stops on SIGTERM. */
-static int stay(void)
+static char *aws_endpoint_url(const Boot *b, ConfigKey k, const char *service)
 {
-        sigset_t set;
-        int sig;
+        if (config_is_set(b->config, k))
+                return xstrdup(config_get(b->config, k));
+        return xasprintf("https://%s.%s.amazonaws.com", service, b->region);
+}
 
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGHUP);
-        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-                return EXIT_INTERNAL;
-        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-                ;
-        notify_stopping();
-        log_info(STAGE_BOOT, "stopping on %s", strsignal(sig));
-        return EXIT_OK;
+int boot_complete_lifecycle(Boot *b, const char *hook, const char *result, Error *err)
+{
+        usec_t started = now_usec();
+        _cleanup_free_ char *url = aws_endpoint_url(b, CONF_AUTOSCALING_ENDPOINT, "autoscaling");
+        int r;
+
+        notify_status("completing lifecycle hook %s with %s", hook, result);
+        r = boot_refresh_credentials(b, false, err);
+        if (r < 0)
+                return r;
+        AwsEndpoint ep = { url, b->region, &b->credentials, LIFECYCLE_TIMEOUT };
+        LifecycleAction a = { b->group, hook, b->instance.instance_id };
+        r = autoscaling_complete_lifecycle_action(&ep, &a, result, err);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                log_notice(STAGE_LIFECYCLE,
+                           "no active lifecycle action for hook '%s' of group '%s' (it timed out, was "
+                           "completed "
+                           "already, or this instance was not launched through it): nothing to complete",
+                           hook, b->group);
+        else
+                log_stage_done(STAGE_LIFECYCLE, started, "lifecycle hook '%s' of group '%s' completed: %s",
+                               hook, b->group, result);
+        return 0;
+}
+
+/* While a boot waits on something slow (migrations above all), the launch
+ * hook's timeout must not run out: RecordLifecycleActionHeartbeat every
+ * lifecycle_heartbeat_interval. Runs from notify_extend_timeout(). */
+typedef struct Heartbeat {
+        Boot *boot;
+        usec_t last;
+        usec_t interval;
+        bool busy;
+} Heartbeat;
+
+static void heartbeat_keepalive(void *userdata)
+{
+        Heartbeat *h = userdata;
+        Boot *b = h->boot;
+        usec_t now = now_usec();
+        Error err;
+
+        if (h->busy || now - h->last < h->interval)
+                return;
+        h->busy = true; /* the call below waits, and waits call us */
+        h->last = now;
+        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
+        _cleanup_free_ char *url = aws_endpoint_url(b, CONF_AUTOSCALING_ENDPOINT, "autoscaling");
+        AwsEndpoint ep = { url, b->region, &b->credentials, 20 * USEC_PER_SEC };
+        LifecycleAction a = { b->group, hook, b->instance.instance_id };
+        int r = boot_refresh_credentials(b, false, &err);
+        if (r >= 0)
+                r = autoscaling_record_heartbeat(&ep, &a, &err);
+        if (r < 0)
+                log_warning(STAGE_LIFECYCLE, "heartbeat for lifecycle hook '%s' failed: %s", hook, err.msg);
+        else if (r == 0)
+                log_info(STAGE_LIFECYCLE, "heartbeat sent for lifecycle hook '%s' (%llu s into the boot)",
+                         hook, (unsigned long long)((now - b->started) / USEC_PER_SEC));
+        h->busy = false;
+}
+
+/* A failed boot: its record, systemd's status line, and with a launch
+ * hook ABANDON, so that the group replaces this instance. */
+static int fail_boot(Boot *b, Stage s, const Error *err)
+{
+        int status = fail(b, s, err);
+        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
+        Error e;
+
+        if (s == STAGE_LIFECYCLE || isempty(hook) || isempty(b->group) || !b->region ||
+            !b->credentials.access_key_id)
+                return status;
+        if (boot_complete_lifecycle(b, hook, "ABANDON", &e) < 0)
+                log_error(STAGE_LIFECYCLE, "cannot abandon lifecycle hook '%s': %s", hook, e.msg);
+        return status;
 }
 
 int command_run(Config *c, bool oneshot)
 {
         Boot b = { .config = c, .started = now_usec() };
+        Heartbeat heartbeat = { .boot = &b };
         Error err = { "" };
         int status = EXIT_OK;
 
-#define STEP(stage, call)                               \
-        do {                                            \
-                if ((call) < 0) {                       \
-                        status = fail(&b, stage, &err); \
-                        goto out;                       \
-                }                                       \
+#define STEP(stage, call)                                    \
+        do {                                                 \
+                if ((call) < 0) {                            \
+                        status = fail_boot(&b, stage, &err); \
+                        goto out;                            \
+                }                                            \
         } while (0)
 
         STEP(STAGE_IMDS, boot_imds(&b, &err));
         STEP(STAGE_CONFIG, boot_instance_config(&b, &err));
+        if (config_is_set(c, CONF_LIFECYCLE_HOOK)) {
+                heartbeat.last = now_usec();
+                heartbeat.interval = config_get_seconds(c, CONF_LIFECYCLE_HEARTBEAT_INTERVAL);
+                notify_set_keepalive(heartbeat_keepalive, &heartbeat);
+        }
         STEP(STAGE_SECRETS, boot_secret(&b, &err));
         STEP(STAGE_DATABASE, boot_database(&b, &err));
         STEP(STAGE_RENDER, boot_render(&b, false, &err));
@@ -458,6 +534,10 @@ int command_run(Config *c, bool oneshot)
         STEP(STAGE_RENDER, boot_write_files(&b, &err));
         STEP(STAGE_START, boot_start_kong(&b, &err));
         STEP(STAGE_READY, boot_wait_ready(&b, &err));
+        notify_set_keepalive(NULL, NULL);
+        if (config_is_set(c, CONF_LIFECYCLE_HOOK))
+                STEP(STAGE_LIFECYCLE,
+                     boot_complete_lifecycle(&b, config_get(c, CONF_LIFECYCLE_HOOK), "CONTINUE", &err));
 #undef STEP
 
         usec_t took = now_usec() - b.started;
@@ -467,15 +547,14 @@ int command_run(Config *c, bool oneshot)
                  (unsigned long long)(took / USEC_PER_SEC),
                  (unsigned long long)(took % USEC_PER_SEC / 100000));
         notify_ready(ready_status);
+        if (!oneshot)
+                status = daemon_run(&b);
 out:
+        notify_set_keepalive(NULL, NULL);
         boot_done(&b);
-        if (status == EXIT_OK && !oneshot)
-                status = stay();
         return status;
 }
 
-/* What `run` would change: a line diff of kong.conf; for the env file only
- * whether it would change, never its content. */
 static void print_diff(const Boot *b, bool env_would_change)
 {
         const char *path = config_get(b->config, CONF_KONG_CONF);

@@ -22,6 +22,7 @@ enum {
         EXIT_RENDER = 15,
         EXIT_SYSTEMD = 16,
         EXIT_READY = 17,
+        EXIT_LIFECYCLE = 18,
 };
 
 int exit_status_for_stage(Stage s);

@@ -6,9 +6,9 @@
 #include "notify.h"
 
 typedef struct JobWait {
-        const char *job_path; /* NULL until StartUnit replied */
+        const char *job_path; /* NULL until the method replied */
         char *result;
-        /* JobRemoved can arrive before we read the StartUnit reply's
+        /* JobRemoved can arrive before we read the method reply's
          * path only if we processed it first; remember them all. */
         char **seen_paths;
         char **seen_results;
@@ -52,7 +52,7 @@ static char *unit_service_result(sd_bus *bus, const char *unit)
         return result;
 }
 
-int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
+static int unit_job(const char *method, const char *verb, const char *unit, usec_t timeout, Error *err)
 {
         sd_bus *bus = NULL;
         sd_bus_slot *slot = NULL;
@@ -73,16 +73,16 @@ int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
                 goto out;
         }
         r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                               "org.freedesktop.systemd1.Manager", "StartUnit", &e, &reply, "ss", unit,
+                               "org.freedesktop.systemd1.Manager", method, &e, &reply, "ss", unit,
                                "replace");
         if (r < 0) {
-                error_set(err, r, "systemd refused to start %s: %s", unit,
+                error_set(err, r, "systemd refused to %s %s: %s", verb, unit,
                           e.message ? e.message : strerror(-r));
                 goto out;
         }
         r = sd_bus_message_read(reply, "o", &w.job_path);
         if (r < 0) {
-                error_set(err, r, "unexpected StartUnit reply: %s", strerror(-r));
+                error_set(err, r, "unexpected %s reply: %s", method, strerror(-r));
                 goto out;
         }
 
@@ -90,13 +90,14 @@ int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
         while (!job_result(&w)) {
                 usec_t now = now_usec();
                 if (now >= deadline) {
-                        r = error_set(err, -ETIMEDOUT, "the start job of %s did not finish within %llu s",
+                        r = error_set(err, -ETIMEDOUT, "the %s job of %s did not finish within %llu s", verb,
                                       unit, (unsigned long long)(timeout / USEC_PER_SEC));
                         goto out;
                 }
                 r = sd_bus_process(bus, NULL);
                 if (r < 0) {
-                        error_set(err, r, "lost the system bus while starting %s: %s", unit, strerror(-r));
+                        error_set(err, r, "lost the system bus during the %s job of %s: %s", verb, unit,
+                                  strerror(-r));
                         goto out;
                 }
                 if (r > 0)
@@ -104,7 +105,8 @@ int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
                 notify_extend_timeout(deadline - now + 10 * USEC_PER_SEC);
                 r = sd_bus_wait(bus, deadline - now);
                 if (r < 0) {
-                        error_set(err, r, "lost the system bus while starting %s: %s", unit, strerror(-r));
+                        error_set(err, r, "lost the system bus during the %s job of %s: %s", verb, unit,
+                                  strerror(-r));
                         goto out;
                 }
         }
@@ -113,8 +115,8 @@ int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
         if (!streq(result, "done")) {
                 _cleanup_free_ char *service_result = unit_service_result(bus, unit);
                 r = error_set(err, -EIO,
-                              "%s failed to start: job %s, service result '%s' (see journalctl -u %s)", unit,
-                              result, service_result ?: "unknown", unit);
+                              "%s failed to %s: job %s, service result '%s' (see journalctl -u %s)", unit,
+                              verb, result, service_result ?: "unknown", unit);
                 goto out;
         }
         r = 0;
@@ -125,6 +127,34 @@ out:
         sd_bus_flush_close_unref(bus);
         strv_free(w.seen_paths);
         strv_free(w.seen_results);
+        return r;
+}
+
+int systemd_start_unit(const char *unit, usec_t timeout, Error *err)
+{
+        return unit_job("StartUnit", "start", unit, timeout, err);
+}
+
+int systemd_stop_unit(const char *unit, usec_t timeout, Error *err)
+{
+        return unit_job("StopUnit", "stop", unit, timeout, err);
+}
+
+int systemd_reload_unit(const char *unit, usec_t timeout, Error *err)
+{
+        return unit_job("ReloadUnit", "reload", unit, timeout, err);
+}
+
+int systemd_system_state(char **ret)
+{
+        sd_bus *bus = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                               "org.freedesktop.systemd1.Manager", "SystemState", &e, ret);
+        sd_bus_error_free(&e);
+        sd_bus_flush_close_unref(bus);
         return r;
 }
 

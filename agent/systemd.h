@@ -8,6 +8,13 @@
 #include "util.h"
 
 int systemd_start_unit(const char *unit, usec_t timeout, Error *err);
+int systemd_stop_unit(const char *unit, usec_t timeout, Error *err);
+/* ReloadUnit: for Kong's unit, `kong prepare` and nginx -s reload, which
+ * re-read the EnvironmentFile= (systemd loads it for every command). */
+int systemd_reload_unit(const char *unit, usec_t timeout, Error *err);
+
+/* The manager's SystemState ("running", "stopping", …). */
+int systemd_system_state(char **ret);
 
 /* 1 when 'unit' is in ActiveState "failed" (*ret_result: its
  * Service.Result, e.g. "exit-code"), 0 when not, negative errno when

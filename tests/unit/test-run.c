@@ -16,6 +16,7 @@ static void test_exit_status_per_stage(void)
         CHECK(exit_status_for_stage(STAGE_RENDER) == 15);
         CHECK(exit_status_for_stage(STAGE_START) == 16);
         CHECK(exit_status_for_stage(STAGE_READY) == 17);
+        CHECK(exit_status_for_stage(STAGE_LIFECYCLE) == 18);
         /* All distinct. */
         for (int a = STAGE_CONFIG; a <= STAGE_READY; a++)
                 for (int b = a + 1; b <= STAGE_READY; b++)

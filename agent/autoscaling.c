@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "autoscaling.h"
+
+#include <ctype.h>
+#include <stdio.h>
+
+#include "log.h"
+
+#define AUTOSCALING_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
+#define AUTOSCALING_MAX_BODY        (64 * 1024)
+
+void form_append(Buf *b, const char *key, const char *value)
+{
+        if (b->len > 0)
+                buf_puts(b, "&");
+        buf_puts(b, key);
+        buf_puts(b, "=");
+        for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+                if (isalnum(*p) || strchr("-._~", *p))
+                        buf_append(b, p, 1);
+                else
+                        buf_printf(b, "%%%02X", *p);
+        }
+}
+
+/* The text between <tag> and </tag>, first occurrence, entities decoded. */
+static char *xml_element(const char *body, size_t len, const char *tag)
+{
+        _cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
+        const char *end = body + len;
+        const char *start = memmem(body, len, open, strlen(open));
+        if (!start)
+                return NULL;
+        start += strlen(open);
+        const char *stop = memmem(start, (size_t)(end - start), close, strlen(close));
+        if (!stop)
+                return NULL;
+        static const struct {
+                const char *entity;
+                char ch;
+        } entities[] = {
+                { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' }
+        };
+        _cleanup_buf_ Buf out = { 0 };
+        buf_puts(&out, "");
+        for (const char *p = start; p < stop; p++) {
+                bool decoded = false;
+                for (size_t i = 0; *p == '&' && i < ELEMENTSOF(entities); i++) {
+                        size_t n = strlen(entities[i].entity);
+                        if ((size_t)(stop - p) >= n && memcmp(p, entities[i].entity, n) == 0) {
+                                buf_append(&out, &entities[i].ch, 1);
+                                p += n - 1;
+                                decoded = true;
+                                break;
+                        }
+                }
+                if (!decoded)
+                        buf_append(&out, p, 1);
+        }
+        return sanitize_for_log(out.data, 400);
+}
+
+int aws_parse_xml_error(const char *body, size_t len, char **ret_code, char **ret_message)
+{
+        if (!memmem(body, len, "<Error>", 7)) {
+                *ret_code = *ret_message = NULL;
+                return -EBADMSG;
+        }
+        *ret_code = xml_element(body, len, "Code");
+        *ret_message = xml_element(body, len, "Message");
+        return 0;
+}
+
+static bool code_is_retryable(const char *code)
+{
+        static const char *const codes[] = { "Throttling",           "ThrottlingException",
+                                             "RequestLimitExceeded", "InternalFailure",
+                                             "ServiceUnavailable",   NULL };
+        return code && strv_contains((char **)codes, code);
+}
+
+static char *explain(const char *code, const char *action)
+{
+        if (!code)
+                return NULL;
+        if (streq(code, "AccessDenied") || streq(code, "AccessDeniedException") ||
+            streq(code, "UnauthorizedOperation"))
+                return xasprintf("the instance role lacks autoscaling:%s on the group", action);
+        if (streq(code, "InvalidClientTokenId") || streq(code, "ExpiredToken") ||
+            streq(code, "ExpiredTokenException"))
+                return xasprintf("AWS rejected the instance role's credentials (%s)", code);
+        if (streq(code, "SignatureDoesNotMatch") || streq(code, "IncompleteSignature"))
+                return xasprintf("AWS rejected the request signature (%s)", code);
+        return NULL;
+}
+
+/* One Query API action; 1 when AWS says there is no active lifecycle
+ * action (a ValidationError with that text). */
+static int call(const AwsEndpoint *ep, const char *action, const LifecycleAction *a, const char *result,
+                Error *err)
+{
+        char *headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL };
+        _cleanup_buf_ Buf body = { 0 };
+        Backoff b;
+        int r;
+
+        form_append(&body, "Action", action);
+        form_append(&body, "Version", "2011-01-01");
+        form_append(&body, "AutoScalingGroupName", a->group);
+        form_append(&body, "LifecycleHookName", a->hook);
+        form_append(&body, "InstanceId", a->instance_id);
+        if (result)
+                form_append(&body, "LifecycleActionResult", result);
+
+        HttpRequest req = {
+                .method = "POST",
+                .url = ep->url,
+                .headers = headers,
+                .body = body.data,
+                .body_len = body.len,
+                .timeout = AUTOSCALING_ATTEMPT_TIMEOUT,
+                .max_body = AUTOSCALING_MAX_BODY,
+                .sigv4_region = ep->region,
+                .sigv4_service = "autoscaling",
+                .credentials = ep->credentials,
+        };
+        backoff_init(&b, ep->timeout, 200 * USEC_PER_MSEC, 20 * USEC_PER_SEC);
+        for (;;) {
+                HttpResponse resp = { 0 };
+                r = http_perform(&req, &resp, err);
+                if (r == -EFBIG)
+                        return r;
+                if (r >= 0) {
+                        long status = resp.status;
+                        if (status == 200) {
+                                http_response_done(&resp);
+                                return 0;
+                        }
+                        _cleanup_free_ char *code = NULL, *message = NULL;
+                        (void)aws_parse_xml_error(resp.body.data, resp.body.len, &code, &message);
+                        http_response_done(&resp);
+                        if (message && strstr(message, "No active Lifecycle Action found"))
+                                return 1;
+                        _cleanup_free_ char *explained = explain(code, action);
+                        r = error_set(err, -EPROTO,
+                                      "%s for hook '%s' of group '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
+                                      action, a->hook, a->group, explained ?: "", explained ? " " : "",
+                                      status, code ? ", " : "", code ?: "", message ? ": " : "",
+                                      message ?: "");
+                        if (!http_status_is_retryable(status) && !code_is_retryable(code))
+                                return r;
+                }
+                if (!backoff_wait(&b))
+                        return r;
+        }
+}
+
+int autoscaling_complete_lifecycle_action(const AwsEndpoint *ep, const LifecycleAction *a,
+                                          const char *result, Error *err)
+{
+        return call(ep, "CompleteLifecycleAction", a, result, err);
+}
+
+int autoscaling_record_heartbeat(const AwsEndpoint *ep, const LifecycleAction *a, Error *err)
+{
+        return call(ep, "RecordLifecycleActionHeartbeat", a, NULL, err);
+}

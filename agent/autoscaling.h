@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Auto Scaling lifecycle hooks over the Query API: a form-encoded POST
+ * signed with SigV4 (no query string: FIELD-NOTES, "SigV4 with libcurl"),
+ * XML errors turned into sentences. */
+
+#include "http.h"
+
+typedef struct AwsEndpoint {
+        const char *url;
+        const char *region;
+        const AwsCredentials *credentials;
+        usec_t timeout; /* the whole call, retries included */
+} AwsEndpoint;
+
+typedef struct LifecycleAction {
+        const char *group;
+        const char *hook;
+        const char *instance_id;
+} LifecycleAction;
+
+/* result: "CONTINUE" or "ABANDON". Returns 0, or 1 when AWS says there is
+ * no active lifecycle action for the instance (not an error: the hook
+ * timed out, or the instance was not launched through it). */
+int autoscaling_complete_lifecycle_action(const AwsEndpoint *ep, const LifecycleAction *a,
+                                          const char *result, Error *err);
+int autoscaling_record_heartbeat(const AwsEndpoint *ep, const LifecycleAction *a, Error *err);
+
+/* <ErrorResponse><Error><Code>…</Code><Message>…</Message></Error>…;
+ * entities decoded. Either result may be NULL. -EBADMSG if not XML of
+ * that shape. */
+int aws_parse_xml_error(const char *body, size_t len, char **ret_code, char **ret_message);
+
+/* application/x-www-form-urlencoded value (RFC 3986 unreserved kept). */
+void form_append(Buf *b, const char *key, const char *value);

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The day after boot: one sd-event loop, idle between two timers.
+ *
+ * - termination watch (every 5 s, AWS's advice): IMDS
+ *   autoscaling/target-lifecycle-state = Terminated, or a spot
+ *   instance-action notice → drain;
+ * - rotation watch (rotation_interval, jittered): the secret's VersionId;
+ *   a new version is tried against Postgres before anything changes, then
+ *   the env file is rewritten and Kong's unit reloaded;
+ * - SIGTERM: during a system shutdown, drain; for a mere
+ *   `systemctl stop/restart kong-bootstrap`, leave Kong alone;
+ * - the watchdog (WatchdogSec=) is fed by the loop, and by every slow wait.
+ *
+ * Draining: POST {"status":"draining"} to /status/ready (what `kong drain`
+ * does), so the load balancer's health check fails and it stops sending
+ * traffic; wait drain_timeout; stop Kong's unit (ExecStop sends SIGQUIT:
+ * graceful); complete termination_lifecycle_hook with CONTINUE.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "boot.h"
+#include "fileio.h"
+#include "log.h"
+#include "notify.h"
+#include "ready.h"
+#include "render.h"
+#include "run.h"
+#include "systemd.h"
+
+#define TERMINATION_WATCH_INTERVAL (5 * USEC_PER_SEC)
+#define ROTATION_RETRY_INTERVAL    (30 * USEC_PER_SEC)
+#define DAEMON_AWS_TIMEOUT         (30 * USEC_PER_SEC)
+#define UNIT_JOB_TIMEOUT           (120 * USEC_PER_SEC)
+
+typedef struct Daemon {
+        Boot *boot;
+        sd_event *event;
+        sd_event_source *termination;
+        sd_event_source *rotation;
+        sd_event_source *drain_timer;
+        bool draining;
+        bool imds_warned;
+        int exit_status;
+} Daemon;
+
+static void watchdog_ping(void *userdata)
+{
+        (void)sd_notify(0, "WATCHDOG=1");
+}
+
+static usec_t jittered(usec_t interval)
+{
+        /* ±10 %: a fleet booted together does not call AWS together. */
+        usec_t spread = interval / 5;
+        return interval - interval / 10 + (spread ? random_below(spread) : 0);
+}
+
+static int rearm(sd_event_source *s, usec_t in)
+{
+        int r = sd_event_source_set_time_relative(s, in);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return r;
+}
+
+/* ---- drain --------------------------------------------------------------- */
+
+static void finish_drain(Daemon *d)
+{
+        Boot *b = d->boot;
+        const char *unit = config_get(b->config, CONF_KONG_UNIT);
+        const char *hook = config_get(b->config, CONF_TERMINATION_LIFECYCLE_HOOK);
+        usec_t started = now_usec();
+        Error err;
+
+        notify_status("stopping %s", unit);
+        if (systemd_stop_unit(unit, UNIT_JOB_TIMEOUT, &err) < 0) {
+                log_error(STAGE_DRAIN, "%s", err.msg);
+                d->exit_status = EXIT_SYSTEMD;
+        } else
+                log_stage_done(STAGE_DRAIN, started, "%s stopped after draining", unit);
+        if (!isempty(hook) && boot_complete_lifecycle(b, hook, "CONTINUE", &err) < 0) {
+                log_error(STAGE_LIFECYCLE, "cannot complete termination hook '%s': %s", hook, err.msg);
+                d->exit_status = EXIT_LIFECYCLE;
+        }
+        sd_event_exit(d->event, d->exit_status);
+}
+
+static int on_drain_done(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        finish_drain(userdata);
+        return 0;
+}
+
+/* Makes /status/ready answer 503 from now on, like `kong drain`. */
+static int kong_set_draining(const Config *c, Error *err)
+{
+        _cleanup_free_ char *url = NULL;
+        char *headers[] = { "Content-Type: application/json", NULL };
+        static const char body[] = "{\"status\":\"draining\"}";
+        HttpResponse resp = { 0 };
+
+        int r = ready_url_from_listen(config_get(c, CONF_STATUS_LISTEN), &url, err);
+        if (r < 0)
+                return r;
+        HttpRequest req = {
+                .method = "POST",
+                .url = url,
+                .headers = headers,
+                .body = body,
+                .body_len = strlen(body),
+                .timeout = 2 * USEC_PER_SEC,
+                .max_body = 16 * 1024,
+                .no_proxy = true,
+        };
+        r = http_perform(&req, &resp, err);
+        if (r < 0)
+                return r;
+        long status = resp.status;
+        http_response_done(&resp);
+        if (status != 204 && status != 200)
+                return error_set(
+                        err, -EPROTO,
+                        "POST %s answered HTTP %ld: this Kong cannot drain (Kong >= 3.9 can); the load "
+                        "balancer notices when Kong stops",
+                        url, status);
+        return 0;
+}
+
+static void start_drain(Daemon *d, const char *why)
+{
+        const Config *c = d->boot->config;
+        usec_t wait = config_get_seconds(c, CONF_DRAIN_TIMEOUT);
+        Error err;
+
+        if (d->draining)
+                return;
+        d->draining = true;
+        sd_event_source_set_enabled(d->termination, SD_EVENT_OFF);
+        sd_event_source_set_enabled(d->rotation, SD_EVENT_OFF);
+        notify_stopping();
+        notify_status("draining: %s", why);
+        log_notice(STAGE_DRAIN, "%s: draining Kong for %llu s, then stopping it", why,
+                   (unsigned long long)(wait / USEC_PER_SEC));
+        if (kong_set_draining(c, &err) < 0)
+                log_warning(STAGE_DRAIN, "%s", err.msg);
+        else
+                log_info(STAGE_DRAIN,
+                         "/status/ready now answers 503; the load balancer stops sending traffic");
+        /* systemd waits for us while we drain (TimeoutStopSec=). */
+        notify_extend_timeout(wait + UNIT_JOB_TIMEOUT);
+        if (sd_event_add_time_relative(d->event, &d->drain_timer, CLOCK_MONOTONIC, wait, 0, on_drain_done,
+                                       d) < 0)
+                finish_drain(d);
+}
+
+/* ---- termination watch --------------------------------------------------- */
+
+static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+        Boot *b = d->boot;
+        _cleanup_free_ char *state = NULL, *spot = NULL;
+        Error err;
+
+        int r = imds_get(b->imds, "meta-data/autoscaling/target-lifecycle-state", &state, &err);
+        if (r >= 0 && streq(strip(state), "Terminated")) {
+                start_drain(d, "the Auto Scaling group is terminating this instance");
+                return 0;
+        }
+        if (r < 0 && r != -ENOENT && !d->imds_warned) {
+                log_warning(STAGE_DRAIN, "cannot watch for termination: %s", err.msg);
+                d->imds_warned = true;
+        }
+        r = imds_get(b->imds, "meta-data/spot/instance-action", &spot, &err);
+        if (r >= 0) {
+                _cleanup_free_ char *shown = sanitize_for_log(strip(spot), 200);
+                _cleanup_free_ char *why = xasprintf("spot instance interruption notice %s", shown);
+                start_drain(d, why);
+                return 0;
+        }
+        if (r < 0 && r != -ENOENT && !d->imds_warned) {
+                log_warning(STAGE_DRAIN, "cannot watch for spot notices: %s", err.msg);
+                d->imds_warned = true;
+        }
+        rearm(s, TERMINATION_WATCH_INTERVAL);
+        return 0;
+}
+
+/* ---- rotation watch ------------------------------------------------------ */
+
+/* The new secret works: both files from it, then Kong's unit reloaded if
+ * either changed. */
+static int apply_rotation(Daemon *d, SecretValue *fresh, DbParams *db, Error *err)
+{
+        Boot *b = d->boot;
+        const Config *c = b->config;
+        const char *unit = config_get(c, CONF_KONG_UNIT);
+        bool conf_changed, env_changed;
+        Buf conf = { 0 }, env = { 0 };
+        int r;
+
+        r = render_kong_conf(c, db, b->instance.vpc_cidrs, false, &conf, err);
+        if (r >= 0)
+                r = render_env_file(db, false, &env, err);
+        if (r >= 0)
+                r = write_file_atomic(config_get(c, CONF_KONG_CONF), conf.data, conf.len, 0644, 0755,
+                                      &conf_changed, err);
+        if (r >= 0)
+                r = write_file_atomic(config_get(c, CONF_KONG_ENV_FILE), env.data, env.len, 0600, 0700,
+                                      &env_changed, err);
+        buf_done(&conf);
+        buf_done(&env);
+        if (r < 0)
+                return r;
+        if (conf_changed || env_changed) {
+                r = systemd_reload_unit(unit, UNIT_JOB_TIMEOUT, err);
+                if (r < 0)
+                        return r;
+        }
+        secret_value_done(&b->secret);
+        b->secret = *fresh;
+        *fresh = (SecretValue){ 0 };
+        db_params_done(&b->db);
+        b->db = *db;
+        *db = (DbParams){ 0 };
+        return conf_changed || env_changed;
+}
+
+static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+        Boot *b = d->boot;
+        const Config *c = b->config;
+        usec_t started = now_usec(), next = jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL));
+        _cleanup_free_ char *endpoint = NULL;
+        SecretValue fresh = { 0 };
+        DbSecret secret = { 0 };
+        DbParams db = { 0 };
+        PGconn *conn = NULL;
+        Error err;
+        int r;
+
+        endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
+                           ? xstrdup(config_get(c, CONF_SECRETSMANAGER_ENDPOINT))
+                           : xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
+        r = boot_refresh_credentials(b, false, &err);
+        if (r >= 0)
+                r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
+                                      config_get(c, CONF_SECRET_VERSION_STAGE), DAEMON_AWS_TIMEOUT, &fresh,
+                                      &err);
+        if (r == -EKEYEXPIRED && boot_refresh_credentials(b, true, &err) >= 0)
+                r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
+                                      config_get(c, CONF_SECRET_VERSION_STAGE), DAEMON_AWS_TIMEOUT, &fresh,
+                                      &err);
+        if (r < 0) {
+                log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
+                goto out;
+        }
+        if (streq(fresh.version_id, b->secret.version_id)) {
+                log_debug(STAGE_ROTATION, "secret version %s unchanged", fresh.version_id);
+                goto out;
+        }
+        log_info(STAGE_ROTATION, "secret %s moved from version %s to %s", fresh.arn, b->secret.version_id,
+                 fresh.version_id);
+        r = secrets_parse_rds(fresh.string, strlen(fresh.string), &secret, &err);
+        if (r >= 0)
+                r = db_params_resolve(&secret, c, &db, &err);
+        if (r < 0) {
+                log_error(STAGE_ROTATION, "the new secret version is unusable, keeping the current one: %s",
+                          err.msg);
+                goto out;
+        }
+        /* Prove the new credentials before Kong depends on them. */
+        r = db_wait(&db, 0, &conn, NULL, &err);
+        PQfinish(conn);
+        if (r < 0) {
+                log_warning(
+                        STAGE_ROTATION,
+                        "Postgres does not take the new credentials yet (%s); keeping the current config, "
+                        "trying again in %llu s",
+                        err.msg, (unsigned long long)(ROTATION_RETRY_INTERVAL / USEC_PER_SEC));
+                next = ROTATION_RETRY_INTERVAL;
+                goto out;
+        }
+        r = apply_rotation(d, &fresh, &db, &err);
+        if (r < 0) {
+                log_error(STAGE_ROTATION, "cannot apply the new secret version: %s", err.msg);
+                next = ROTATION_RETRY_INTERVAL;
+                goto out;
+        }
+        log_stage_done(STAGE_ROTATION, started, "secret version %s in use%s", b->secret.version_id,
+                       r > 0 ? "; env file rewritten and Kong reloaded" : "; nothing Kong reads changed");
+out:
+        db_params_done(&db);
+        db_secret_done(&secret);
+        secret_value_done(&fresh);
+        rearm(s, next);
+        return 0;
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Daemon *d = userdata;
+        _cleanup_free_ char *state = NULL;
+
+        if (d->draining)
+                return 0;
+        /* A restart of this service (package upgrade, operator) must not
+         * take Kong down; only a shutdown of the instance drains it. When
+         * systemd cannot tell, drain: a lost request beats a cut one. */
+        if (systemd_system_state(&state) >= 0 && !streq(state, "stopping")) {
+                log_info(STAGE_BOOT, "stopping on %s; the system is %s, so Kong keeps running",
+                         strsignal((int)si->ssi_signo), state);
+                notify_stopping();
+                sd_event_exit(d->event, EXIT_OK);
+                return 0;
+        }
+        start_drain(d, "the instance is shutting down");
+        return 0;
+}
+
+int daemon_run(Boot *b)
+{
+        Daemon d = { .boot = b, .exit_status = EXIT_OK };
+        const Config *c = b->config;
+        sigset_t set;
+        int r, status = EXIT_INTERNAL;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+                return EXIT_INTERNAL;
+
+        r = sd_event_default(&d.event);
+        if (r < 0)
+                goto fail;
+        if ((r = sd_event_add_signal(d.event, NULL, SIGTERM, on_sigterm, &d)) < 0 ||
+            (r = sd_event_add_signal(d.event, NULL, SIGINT, on_sigterm, &d)) < 0 ||
+            (r = sd_event_add_time_relative(d.event, &d.termination, CLOCK_MONOTONIC,
+                                            TERMINATION_WATCH_INTERVAL, USEC_PER_SEC / 10,
+                                            on_termination_check, &d)) < 0 ||
+            (r = sd_event_add_time_relative(d.event, &d.rotation, CLOCK_MONOTONIC,
+                                            jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL)),
+                                            USEC_PER_SEC, on_rotation_check, &d)) < 0)
+                goto fail;
+        /* Feeds WATCHDOG=1 at half of WatchdogSec= while idle … */
+        r = sd_event_set_watchdog(d.event, true);
+        if (r < 0)
+                goto fail;
+        /* … and from every slow wait inside a callback. */
+        notify_set_keepalive(watchdog_ping, NULL);
+        log_info(STAGE_BOOT, "watching for termination (every %llu s) and secret rotation (every ~%llu s)",
+                 (unsigned long long)(TERMINATION_WATCH_INTERVAL / USEC_PER_SEC),
+                 (unsigned long long)(config_get_seconds(c, CONF_ROTATION_INTERVAL) / USEC_PER_SEC));
+
+        r = sd_event_loop(d.event);
+        status = r < 0 ? EXIT_INTERNAL : r;
+        goto out;
+fail:
+        log_error(STAGE_BOOT, "cannot set up the event loop: %s", strerror(-r));
+out:
+        notify_set_keepalive(NULL, NULL);
+        sd_event_source_unref(d.termination);
+        sd_event_source_unref(d.rotation);
+        sd_event_source_unref(d.drain_timer);
+        sd_event_unref(d.event);
+        return status;
+}
