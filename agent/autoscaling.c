@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <stdio.h>
 
+#include "awserror.h"
 #include "log.h"
 
 #define AUTOSCALING_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
@@ -21,62 +22,6 @@ void form_append(Buf *b, const char *key, const char *value)
                 else
                         buf_printf(b, "%%%02X", *p);
         }
-}
-
-/* The text between <tag> and </tag>, first occurrence, entities decoded. */
-static char *xml_element(const char *body, size_t len, const char *tag)
-{
-        _cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
-        const char *end = body + len;
-        const char *start = memmem(body, len, open, strlen(open));
-        if (!start)
-                return NULL;
-        start += strlen(open);
-        const char *stop = memmem(start, (size_t)(end - start), close, strlen(close));
-        if (!stop)
-                return NULL;
-        static const struct {
-                const char *entity;
-                char ch;
-        } entities[] = {
-                { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' }
-        };
-        _cleanup_buf_ Buf out = { 0 };
-        buf_puts(&out, "");
-        for (const char *p = start; p < stop; p++) {
-                bool decoded = false;
-                for (size_t i = 0; *p == '&' && i < ELEMENTSOF(entities); i++) {
-                        size_t n = strlen(entities[i].entity);
-                        if ((size_t)(stop - p) >= n && memcmp(p, entities[i].entity, n) == 0) {
-                                buf_append(&out, &entities[i].ch, 1);
-                                p += n - 1;
-                                decoded = true;
-                                break;
-                        }
-                }
-                if (!decoded)
-                        buf_append(&out, p, 1);
-        }
-        return sanitize_for_log(out.data, 400);
-}
-
-int aws_parse_xml_error(const char *body, size_t len, char **ret_code, char **ret_message)
-{
-        if (!memmem(body, len, "<Error>", 7)) {
-                *ret_code = *ret_message = NULL;
-                return -EBADMSG;
-        }
-        *ret_code = xml_element(body, len, "Code");
-        *ret_message = xml_element(body, len, "Message");
-        return 0;
-}
-
-static bool code_is_retryable(const char *code)
-{
-        static const char *const codes[] = { "Throttling",           "ThrottlingException",
-                                             "RequestLimitExceeded", "InternalFailure",
-                                             "ServiceUnavailable",   NULL };
-        return code && strv_contains((char **)codes, code);
 }
 
 static char *explain(const char *code, const char *action)
@@ -137,7 +82,7 @@ static int call(const AwsEndpoint *ep, const char *action, const LifecycleAction
                                 return 0;
                         }
                         _cleanup_free_ char *code = NULL, *message = NULL;
-                        (void)aws_parse_xml_error(resp.body.data, resp.body.len, &code, &message);
+                        aws_parse_error(resp.body.data, resp.body.len, &code, &message);
                         http_response_done(&resp);
                         if (message && strstr(message, "No active Lifecycle Action found"))
                                 return 1;
@@ -147,7 +92,7 @@ static int call(const AwsEndpoint *ep, const char *action, const LifecycleAction
                                       action, a->hook, a->group, explained ?: "", explained ? " " : "",
                                       status, code ? ", " : "", code ?: "", message ? ": " : "",
                                       message ?: "");
-                        if (!http_status_is_retryable(status) && !code_is_retryable(code))
+                        if (!aws_error_is_retryable(status, code))
                                 return r;
                 }
                 if (!backoff_wait(&b))

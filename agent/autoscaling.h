@@ -27,10 +27,5 @@ int autoscaling_complete_lifecycle_action(const AwsEndpoint *ep, const Lifecycle
                                           const char *result, Error *err);
 int autoscaling_record_heartbeat(const AwsEndpoint *ep, const LifecycleAction *a, Error *err);
 
-/* <ErrorResponse><Error><Code>…</Code><Message>…</Message></Error>…;
- * entities decoded. Either result may be NULL. -EBADMSG if not XML of
- * that shape. */
-int aws_parse_xml_error(const char *body, size_t len, char **ret_code, char **ret_message);
-
 /* application/x-www-form-urlencoded value (RFC 3986 unreserved kept). */
 void form_append(Buf *b, const char *key, const char *value);

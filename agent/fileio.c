@@ -96,8 +96,11 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
                         break;
         }
         if (fd < 0)
-                return error_set(err, -errno, "cannot create a temporary file beside '%s': %s", path,
-                                 strerror(errno));
+                return error_set(
+                        err, -errno,
+                        "cannot create a temporary file beside '%s' (the previous file is left as it "
+                        "was): %s",
+                        path, strerror(errno));
 
         r = write_all(fd, data, len);
         if (r >= 0 && fsync(fd) < 0)

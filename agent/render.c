@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <linux/magic.h>
+#include <math.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/vfs.h>
 
 #include "fileio.h"
@@ -35,37 +37,98 @@ const char *kong_value_problem(const char *value)
         return NULL;
 }
 
-/* Penlight's pl.config (convert_numbers, the default) gives every value
- * that starts with a digit, '+' or '-' to Lua's tonumber() (after cutting
- * a " kB" suffix if that is what it takes); Kong then turns numbers back
- * into text with tostring() (LuaJIT: "%.14g"). A value for which that
- * round trip is not the identity would silently change. */
+/* Lua's tonumber() as LuaJIT's lj_strscan reads a whole string: an
+ * optional sign, then decimal (digits, '.', e-exponent), hex (0x, '.',
+ * p-exponent), binary (0b) or inf/infinity/nan, blanks around allowed. */
+static bool lua_tonumber(const char *s, double *ret)
+{
+        char *end;
+        while (isspace((unsigned char)*s))
+                s++;
+        const char *p = s;
+        bool negative = false;
+        if (*p == '+' || *p == '-')
+                negative = *p++ == '-';
+        size_t n = strlen(p);
+        while (n > 0 && isspace((unsigned char)p[n - 1]))
+                n--;
+        _cleanup_free_ char *body = xstrndup(p, n);
+
+        if (strcasecmp(body, "inf") == 0 || strcasecmp(body, "infinity") == 0) {
+                *ret = negative ? -HUGE_VAL : HUGE_VAL;
+                return true;
+        }
+        if (strcasecmp(body, "nan") == 0) {
+                *ret = NAN;
+                return true;
+        }
+        if (body[0] == '0' && (body[1] == 'b' || body[1] == 'B')) {
+                double v = 0;
+                if (body[2] == '\0')
+                        return false;
+                for (const char *q = body + 2; *q; q++) {
+                        if (*q != '0' && *q != '1')
+                                return false;
+                        v = v * 2 + (*q - '0');
+                }
+                *ret = negative ? -v : v;
+                return true;
+        }
+        bool hex = body[0] == '0' && (body[1] == 'x' || body[1] == 'X');
+        const char *digits = hex ? body + 2 : body;
+        bool any_digit = false;
+        for (const char *q = digits; *q; q++) {
+                if (hex ? isxdigit((unsigned char)*q) : isdigit((unsigned char)*q))
+                        any_digit = true;
+                else if (!strchr(hex ? ".pP+-" : ".eE+-", *q))
+                        return false;
+        }
+        if (!any_digit)
+                return false;
+        errno = 0;
+        double v = strtod(body, &end);
+        if (end == body || *end != '\0')
+                return false;
+        *ret = negative ? -v : v;
+        return true;
+}
+
+static char *lua_tostring(double d)
+{
+        char text[64];
+        snprintf(text, sizeof(text), "%.14g", d); /* LuaJIT's lj_strfmt_num */
+        return xstrdup(text);
+}
+
+/* Penlight's pl.config (convert_numbers, the default) passes every value
+ * that starts with a digit, '+' or '-' to tonumber(); if that fails and
+ * the value ends in " kB", it removes every " kB" and tries again, keeping
+ * the shortened text either way. Kong then turns numbers back into text
+ * with tostring(). A value whose text does not survive that is returned
+ * as Kong would see it; NULL when it survives. */
 char *kong_number_rewrite(const char *value)
 {
-        _cleanup_free_ char *v = xstrdup(value);
-        char *end;
+        double d;
 
-        if (!(isdigit((unsigned char)v[0]) || v[0] == '-' || v[0] == '+'))
+        if (!(isdigit((unsigned char)value[0]) || value[0] == '-' || value[0] == '+'))
                 return NULL;
-        size_t n = strlen(v);
-        bool kb = n > 3 && streq(v + n - 3, " kB");
-        for (int pass = 0; pass < (kb ? 2 : 1); pass++) {
-                if (pass == 1)
-                        v[n - 3] = '\0';
-                /* tonumber() takes decimal and hex notation, no "inf"/"nan". */
-                bool plausible = true;
-                for (const char *p = v; *p; p++)
-                        if (!isxdigit((unsigned char)*p) && !strchr("xX.+-pP", *p))
-                                plausible = false;
-                if (!plausible)
-                        continue;
-                errno = 0;
-                double d = strtod(v, &end);
-                if (end == v || *end != '\0')
-                        continue;
-                char text[64];
-                snprintf(text, sizeof(text), "%.14g", d);
-                return streq(text, value) ? NULL : xstrdup(text);
+        if (lua_tonumber(value, &d)) {
+                char *text = lua_tostring(d);
+                /* NaN's sign and spelling vary: never trust it to survive. */
+                if (streq(text, value) && !isnan(d)) {
+                        free(text);
+                        return NULL;
+                }
+                return text;
+        }
+        size_t n = strlen(value);
+        if (n >= 3 && streq(value + n - 3, " kB")) {
+                char *stripped = str_replace_all(value, " kB", "");
+                if (lua_tonumber(stripped, &d)) {
+                        free(stripped);
+                        return lua_tostring(d);
+                }
+                return stripped;
         }
         return NULL;
 }

@@ -247,8 +247,10 @@ int boot_secret(Boot *b, Error *err)
                         r = error_set(err, r,
                                       "AWS rejected fresh role credentials as expired: is the clock right?");
         }
-        if (r < 0)
+        if (r < 0) {
+                error_prefix(err, "secret_id from %s", config_source(c, CONF_SECRET_ID));
                 return r;
+        }
         log_context_set("SECRET_ARN", b->secret.arn);
         r = secrets_parse_rds(b->secret.string, strlen(b->secret.string), &secret, err);
         if (r >= 0)

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <stdio.h>
 
+#include "awserror.h"
 #include "log.h"
 
 #define SECRET_MAX_RESPONSE     (256 * 1024) /* a secret is at most 64 KiB, base64 and JSON add to it */
@@ -48,34 +49,6 @@ static const char *json_string(const cJSON *o, const char *name)
 {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
         return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-int aws_parse_json_error(const char *body, size_t len, char **ret_code, char **ret_message)
-{
-        cJSON *o = cJSON_ParseWithLength(body, len);
-        if (!cJSON_IsObject(o)) {
-                cJSON_Delete(o);
-                return -EBADMSG;
-        }
-        const char *type = json_string(o, "__type");
-        if (!type)
-                type = json_string(o, "code");
-        const char *message = json_string(o, "message");
-        if (!message)
-                message = json_string(o, "Message");
-
-        char *code = NULL;
-        if (type) {
-                /* "com.amazonaws.secretsmanager#ResourceNotFoundException" or
-                 * "ResourceNotFoundException:http://internal.amazon.com/…" */
-                const char *hash = strrchr(type, '#');
-                const char *start = hash ? hash + 1 : type;
-                code = xstrndup(start, strcspn(start, ":"));
-        }
-        *ret_code = code;
-        *ret_message = message ? sanitize_for_log(message, 300) : NULL;
-        cJSON_Delete(o);
-        return 0;
 }
 
 int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error *err)
@@ -132,23 +105,7 @@ static char *explain_error(const char *code, const char *message, const char *se
                 return xasprintf("Secrets Manager cannot decrypt '%s': the KMS key policy must allow the "
                                  "instance role kms:Decrypt",
                                  secret_id);
-        if (streq(code, "InvalidClientTokenId") || streq(code, "UnrecognizedClientException") ||
-            streq(code, "ExpiredTokenException"))
-                return xasprintf("AWS rejected the instance role's credentials (%s)", code);
-        if (streq(code, "SignatureDoesNotMatch") || streq(code, "IncompleteSignature"))
-                return xasprintf("AWS rejected the request signature (%s)", code);
-        if (streq(code, "RequestExpired") || streq(code, "InvalidSignatureException"))
-                return xasprintf("AWS rejected the request time (%s): is the system clock right?", code);
-        return NULL;
-}
-
-static bool aws_code_is_retryable(const char *code)
-{
-        static const char *const codes[] = { "ThrottlingException",      "Throttling",
-                                             "TooManyRequestsException", "RequestLimitExceeded",
-                                             "InternalServiceError",     "InternalFailure",
-                                             "ServiceUnavailable",       NULL };
-        return code && strv_contains((char **)codes, code);
+        return aws_explain_common_error(code);
 }
 
 int secrets_get_value(const char *endpoint, const char *region, const AwsCredentials *creds,
@@ -197,7 +154,7 @@ int secrets_get_value(const char *endpoint, const char *region, const AwsCredent
                                 return r;
                         }
                         _cleanup_free_ char *code = NULL, *message = NULL;
-                        (void)aws_parse_json_error(resp.body.data, resp.body.len, &code, &message);
+                        aws_parse_error(resp.body.data, resp.body.len, &code, &message);
                         long status = resp.status;
                         http_response_done(&resp);
 
@@ -208,7 +165,7 @@ int secrets_get_value(const char *endpoint, const char *region, const AwsCredent
                                       code ? ", " : "", shown_code, message ? ": " : "", message ?: "");
                         if (code && (streq(code, "ExpiredTokenException") || streq(code, "ExpiredToken")))
                                 return -EKEYEXPIRED;
-                        if (!http_status_is_retryable(status) && !aws_code_is_retryable(code))
+                        if (!aws_error_is_retryable(status, code))
                                 return r;
                 }
                 if (!backoff_wait(&b))

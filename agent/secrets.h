@@ -39,7 +39,3 @@ int secrets_get_value(const char *endpoint, const char *region, const AwsCredent
 /* The body of a GetSecretValue 200 response. */
 int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error *err);
 int secrets_parse_rds(const char *json, size_t len, DbSecret *ret, Error *err);
-
-/* AWS JSON protocol errors: {"__type": "ns#Code" or "Code:…", "message"}.
- * Returns the bare code and the message (either may be NULL). */
-int aws_parse_json_error(const char *body, size_t len, char **ret_code, char **ret_message);

@@ -228,6 +228,7 @@ class Stack:
                 pids.add(rec["pid"])
         for name in ("faultproxy", "dbusmock", "dbus", "imds", "moto"):
             kill_group(self.procs.pop(name, None))
+        kill_group(self.procs.pop("autoscaling", None))
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -454,6 +455,67 @@ class Stack:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.faultproxy_log)
 
+    # -------------------------------------------------------- autoscaling --
+    # tests/peers/autoscaling.py: the Auto Scaling Query API (lifecycle hooks),
+    # SigV4-checked against the role credentials IMDS serves.  Started on
+    # demand; point the agent's autoscaling_endpoint at autoscaling_url.
+    ASG = "kong-asg"
+
+    def start_autoscaling(self):
+        if "autoscaling" in self.procs:
+            return self.autoscaling_url
+        d = os.path.join(self.tmp, "autoscaling")
+        os.makedirs(d, exist_ok=True)
+        self.autoscaling_config_path = os.path.join(d, "config.json")
+        self.autoscaling_log = os.path.join(self.tmp, "log", "autoscaling-calls.jsonl")
+        self.set_autoscaling()
+        port_file = os.path.join(d, "port")
+        logf = os.path.join(self.tmp, "log", "autoscaling.log")
+        log = open(logf, "ab")
+        self.procs["autoscaling"] = subprocess.Popen(
+            [self.boto_python, os.path.join(PEERS, "autoscaling.py"), "--config", self.autoscaling_config_path,
+             "--port-file", port_file, "--parent-pid", str(os.getpid())],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        wait_for(lambda: os.path.exists(port_file), 30, "autoscaling emulator", self.procs["autoscaling"], logf)
+        with open(port_file) as f:
+            self.autoscaling_url = "http://127.0.0.1:%d" % int(f.read())
+        return self.autoscaling_url
+
+    def set_autoscaling(self, active=(), credentials=None, faults=(), **extra):
+        """Replace the emulator's config: active = [(group, hook, instance)];
+        credentials default to the role's; a new nonce each time (completed
+        actions are forgotten)."""
+        cfg = {"region": self.REGION, "nonce": time.time(),
+               "credentials": credentials if credentials is not None else [dict(self.role_credentials)],
+               "active": [list(a) for a in active], "faults": list(faults), "call_log": self.autoscaling_log}
+        cfg.update(extra)
+        tmp = self.autoscaling_config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.rename(tmp, self.autoscaling_config_path)
+
+    def autoscaling_calls(self):
+        return read_jsonl(self.autoscaling_log)
+
+    def clear_autoscaling(self):
+        """No active actions, no faults, empty call log."""
+        self.set_autoscaling()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.autoscaling_log)
+
+    def set_lifecycle_state(self, state):
+        """IMDS meta-data/autoscaling/target-lifecycle-state (None -> 404)."""
+        self.set_imds(lifecycle_state=state)
+
+    def set_spot_notice(self, action="terminate", when=None):
+        """IMDS meta-data/spot/instance-action (action None -> 404)."""
+        if action is None:
+            self.set_imds(spot_instance_action=None)
+            return
+        when = when or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+        self.set_imds(spot_instance_action=json.dumps({"action": action, "time": when}))
+
     # --------------------------------------------------------------- IMDS --
     def imds_default_config(self):
         return {
@@ -567,6 +629,11 @@ class Stack:
         """List of datagrams, each a list of "KEY=VALUE" lines."""
         with self._notify_lock:
             return [list(m["lines"]) for m in self._notify_msgs]
+
+    def notify_records(self):
+        """List of {"time", "lines", "fields"} per datagram."""
+        with self._notify_lock:
+            return [dict(m) for m in self._notify_msgs]
 
     def notify_fields(self):
         with self._notify_lock:
@@ -801,6 +868,7 @@ class Stack:
         for i in range(self.fleet):
             n = self.fleet_node(i)
             os.makedirs(n["dir"], exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.dirname(n["kong_env_file"])), mode=0o700, exist_ok=True)
             units[n["unit"]] = {"exec": [n["kong_bin"], "start", "-c", n["kong_conf"]],
                                 "environment_file": n["kong_env_file"],
                                 "environment": {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -813,7 +881,7 @@ class Stack:
         d = os.path.join(self.tmp, "fleet", str(i))
         return {"index": i, "dir": d, "tag": "node-%d" % i, "unit": "kong-%d.service" % i,
                 "kong_bin": os.path.join(d, "kong"), "kong_conf": os.path.join(d, "kong.conf"),
-                "kong_env_file": os.path.join(d, "run", "kong.env"),
+                "kong_env_file": os.path.join(self.tmp, "run", "fleet", str(i), "kong.env"),   # tmpfs
                 "unit_log": os.path.join(d, "kong.service.log"),
                 "config": os.path.join(d, "kong-bootstrap.conf"),
                 "status_port": self._fleet_ports[i]}

@@ -24,11 +24,37 @@ the emulator runs (rotate credentials, disable IMDS, inject faults).  Keys:
   lifecycle_state (str or null),
   disabled (bool: 403 on everything),
   token_ttl_override (int seconds or null: the TTL actually granted),
+  credentials_sequence: list of credential dicts (as "credentials") served
+               in turn by successive reads of the role's credentials; the
+               last one repeats (wins over "credentials")
   faults: list of {"path": PREFIX ("/latest/..."), "status": CODE,
            "count": N (default unlimited), "method": "GET"|"PUT" (optional),
            "delay": SECONDS (optional, sleep before answering)}
-  request_log: path of a JSON-lines log (method, path, status, time);
-               token values are never logged.
+          further keys of a fault:
+           "exact": true          path must match exactly, not as a prefix
+           "after"/"until": EPOCH only between these times (time.time())
+           "probability": P       applies with probability P (0..1)
+           "body": TEXT           body of the "status" answer
+           "drop": true           close the connection without answering
+           "reset": true          abort the connection (TCP RST), no answer
+           "hang": SECONDS        read the request, answer nothing for
+                                  SECONDS, then close (a PUT lost to the
+                                  hop limit looks like this)
+           "invalidate_tokens": true  every token issued so far becomes
+                                  invalid (401), then the request is
+                                  handled normally (token expiry mid-run)
+          A fault with only "delay" delays and then answers normally.
+  fault_nonce: any value; changing it restarts the fault counters and the
+               credentials sequence (they also restart when faults or
+               credentials_sequence change)
+  invalidate_tokens_before: EPOCH  tokens issued before it are invalid
+  request_log: path of a JSON-lines log (method, path, status, time,
+               has_token, fault index if one applied, token_serial: which
+               issued token the request carried, 1-based, or null);
+               token values are never logged there.
+  token_log: path of a JSON-lines log of the issued tokens (the *values*,
+             with time and TTL), so that tests can grep the agent's output
+             for them; keep it out of anything that is printed.
 
 Readiness: once listening, the chosen port is written atomically to
 --port-file (if given) and printed on stdout as ``PORT <n>``.
@@ -37,8 +63,11 @@ import argparse
 import http.server
 import json
 import os
+import random
 import secrets
+import socket
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -51,11 +80,25 @@ class State:
         self.config_path = config_path
         self.lock = threading.Lock()
         self.tokens = {}           # token -> expiry (monotonic)
-        self.fault_uses = {}       # index in faults list -> times used
+        self.token_issued = {}     # token -> (issue time.time(), serial)
+        self.fault_uses = {}       # (config generation, index in faults) -> times used
+        self.cred_reads = {}       # config generation -> reads of the role's credentials
+        self.generation = None
 
     def config(self):
         with open(self.config_path, encoding="utf-8") as f:
-            return json.load(f)
+            raw = f.read()
+        cfg = json.loads(raw)
+        # fault counters and credential sequences restart whenever the
+        # faults or the sequence change
+        gen = json.dumps([cfg.get("faults"), cfg.get("credentials_sequence"),
+                          cfg.get("fault_nonce")], sort_keys=True)
+        with self.lock:
+            if gen != self.generation:
+                self.generation = gen
+                self.fault_uses = {}
+                self.cred_reads = {}
+        return cfg
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,32 +129,75 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = cfg.get("request_log")
         if not path:
             return
+        token = self.headers.get("X-aws-ec2-metadata-token")
+        with self.server.state.lock:
+            issued = self.server.state.token_issued.get(token) if token else None
         rec = {"method": self.command, "path": self.path.split("?", 1)[0],
                "status": status, "time": time.time(),
-               "has_token": bool(self.headers.get("X-aws-ec2-metadata-token"))}
+               "has_token": bool(token),
+               "token_serial": issued[1] if issued else None,
+               "fault": getattr(self, "_fault_index", None),
+               "client_port": self.client_address[1]}
         line = json.dumps(rec) + "\n"
         with self.server.state.lock:
             with open(path, "a", encoding="utf-8") as f:
                 f.write(line)
 
+    def _abort(self, status, rst):
+        """Close the connection without an HTTP answer."""
+        self.close_connection = True
+        try:
+            if rst:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._log(status)
+
     def _fault(self):
         cfg = self._cfg
         path = self.path.split("?", 1)[0]
+        now = time.time()
         for i, fault in enumerate(cfg.get("faults") or []):
-            if not path.startswith(fault.get("path", "/")):
+            want = fault.get("path", "/")
+            if fault.get("exact") and path != want:
+                continue
+            if not path.startswith(want):
                 continue
             if fault.get("method") and fault["method"] != self.command:
                 continue
+            if fault.get("after") is not None and now < float(fault["after"]):
+                continue
+            if fault.get("until") is not None and now >= float(fault["until"]):
+                continue
+            if fault.get("probability") is not None and random.random() >= float(fault["probability"]):
+                continue
             with self.server.state.lock:
-                used = self.server.state.fault_uses.get(i, 0)
+                key = (self.server.state.generation, i)
+                used = self.server.state.fault_uses.get(key, 0)
                 count = fault.get("count")
                 if count is not None and used >= count:
                     continue
-                self.server.state.fault_uses[i] = used + 1
+                self.server.state.fault_uses[key] = used + 1
+            self._fault_index = i
+            if fault.get("invalidate_tokens"):
+                with self.server.state.lock:
+                    self.server.state.tokens.clear()
             if fault.get("delay"):
                 time.sleep(float(fault["delay"]))
+            if fault.get("hang"):
+                time.sleep(float(fault["hang"]))
+                self._abort("hang", rst=False)
+                return True
+            if fault.get("drop"):
+                self._abort("drop", rst=False)
+                return True
+            if fault.get("reset"):
+                self._abort("reset", rst=True)
+                return True
             if fault.get("status"):
-                self._send(int(fault["status"]), "fault injected\n")
+                self._send(int(fault["status"]), fault.get("body", "fault injected\n"))
                 return True
             return False
         return False
@@ -126,6 +212,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _prologue(self):
         self._cfg = None
+        self._fault_index = None
         self._drain_body()
         try:
             self._cfg = self.server.state.config()
@@ -164,6 +251,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         token = "AQAEA" + secrets.token_urlsafe(40)
         with self.server.state.lock:
             self.server.state.tokens[token] = time.monotonic() + float(granted)
+            serial = len(self.server.state.token_issued) + 1
+            self.server.state.token_issued[token] = (time.time(), serial)
+        tlog = self._cfg.get("token_log")
+        if tlog:
+            with self.server.state.lock:
+                with open(tlog, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"token": token, "serial": serial, "time": time.time(),
+                                        "ttl": int(granted)}) + "\n")
         self._send(200, token, extra={"X-aws-ec2-metadata-token-ttl-seconds": str(int(granted))})
 
     def _token_ok(self):
@@ -173,6 +268,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with self.server.state.lock:
             exp = self.server.state.tokens.get(token)
             if exp is None:
+                return False
+            before = self._cfg.get("invalidate_tokens_before")
+            issued = self.server.state.token_issued.get(token)
+            if before is not None and issued and issued[0] < float(before):
+                del self.server.state.tokens[token]
                 return False
             if time.monotonic() >= exp:
                 del self.server.state.tokens[token]
@@ -200,6 +300,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _not_allowed(self):
         self._cfg = None
+        self._fault_index = None
         self._drain_body()
         try:
             self._cfg = self.server.state.config()
@@ -253,6 +354,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return role
         if role and md == "iam/security-credentials/" + role:
             creds = cfg.get("credentials")
+            seq = cfg.get("credentials_sequence")
+            if seq:
+                with self.server.state.lock:
+                    gen = self.server.state.generation
+                    n = self.server.state.cred_reads.get(gen, 0)
+                    self.server.state.cred_reads[gen] = n + 1
+                creds = seq[min(n, len(seq) - 1)]
             if creds is None:
                 return None
             doc = {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "autoscaling.h"
+#include "awserror.h"
 #include "test.h"
 
 static void test_xml_error(void)

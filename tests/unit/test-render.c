@@ -141,7 +141,10 @@ static void test_number_rewrite(void)
                                      { "0x10", "16" },  { "+5", "5" },
                                      { "1.50", "1.5" }, { "1.", "1" },
                                      { "00", "0" },     { "123456789012345678", "1.2345678901235e+17" },
-                                     { "10 kB", "10" } };
+                                     { "10 kB", "10" }, { "0b101", "5" },
+                                     { "+inf", "inf" }, { "-Infinity", "-inf" },
+                                     { "1x kB", "1x" }, { "1 kB kB", "1" },
+                                     { "+ kB", "+" } };
         for (size_t i = 0; i < ELEMENTSOF(changed); i++) {
                 char *t = kong_number_rewrite(changed[i][0]);
                 CHECK_STREQ(t, changed[i][1]);

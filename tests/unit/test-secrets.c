@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "awserror.h"
 #include "secrets.h"
 #include "test.h"
 
