@@ -31,7 +31,8 @@ int aws_parse_json_error(const char *body, size_t len, char **ret_code, char **r
                  * "ResourceNotFoundException:http://internal.amazon.com/…" */
                 const char *hash = strrchr(type, '#');
                 const char *start = hash ? hash + 1 : type;
-                code = xstrndup(start, strcspn(start, ":"));
+                _cleanup_free_ char *raw = xstrndup(start, strcspn(start, ":"));
+                code = sanitize_for_log(raw, 128);
         }
         *ret_code = code;
         *ret_message = message ? sanitize_for_log(message, 300) : NULL;

@@ -128,8 +128,8 @@ int config_load_assignment(Config *c, const char *assignment, Error *err);
  * names key and source. */
 int config_validate(const Config *c, bool complete, Error *err);
 
-const char *config_get(const Config *c, ConfigKey k);
-const char *config_source(const Config *c, ConfigKey k);
+_nonnull_result_ const char *config_get(const Config *c, ConfigKey k);
+_nonnull_result_ const char *config_source(const Config *c, ConfigKey k);
 bool config_is_set(const Config *c, ConfigKey k);
 /* Only for keys config_validate() checked as seconds. */
 usec_t config_get_seconds(const Config *c, ConfigKey k);

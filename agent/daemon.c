@@ -183,7 +183,7 @@ static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdat
                 start_drain(d, why);
                 return 0;
         }
-        if (r < 0 && r != -ENOENT && !d->imds_warned) {
+        if (r != -ENOENT && !d->imds_warned) {
                 log_warning(STAGE_DRAIN, "cannot watch for spot notices: %s", err.msg);
                 d->imds_warned = true;
         }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "db.h"
 
+#include <stdio.h>
+
 #include "http.h"
 #include "log.h"
 #include "notify.h"
 
 #define DB_CONNECT_TIMEOUT "10"
-#define DB_LOCK_SLICE      "10s" /* lock_timeout per wait, so we can report progress */
+#define DB_LOCK_SLICE      (10 * USEC_PER_SEC) /* longest lock_timeout of one wait */
 
 void db_params_done(DbParams *p)
 {
@@ -180,11 +182,23 @@ int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *er
         bool told = false;
         int r;
 
-        r = exec_ok(conn, "SET lock_timeout = '" DB_LOCK_SLICE "'", 0, NULL, NULL, err);
-        if (r < 0)
-                return r;
         for (;;) {
                 _cleanup_free_ char *sqlstate = NULL;
+                /* Wait in slices (no polling: the server wakes us when the
+                 * lock is free) so that progress reaches systemd, and never
+                 * past the deadline. */
+                usec_t waited = now_usec() - started;
+                usec_t slice = timeout > waited ? timeout - waited : 0;
+                if (slice > DB_LOCK_SLICE)
+                        slice = DB_LOCK_SLICE;
+                if (slice < USEC_PER_MSEC)
+                        slice = USEC_PER_MSEC;
+                char set[64];
+                snprintf(set, sizeof(set), "SET lock_timeout = '%llums'",
+                         (unsigned long long)(slice / USEC_PER_MSEC));
+                r = exec_ok(conn, set, 0, NULL, NULL, err);
+                if (r < 0)
+                        return r;
                 r = exec_ok(conn, "SELECT pg_advisory_lock(hashtextextended($1, 0))", 1, params, &sqlstate,
                             err);
                 if (r >= 0)
@@ -195,13 +209,14 @@ int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *er
                         log_info(STAGE_MIGRATIONS, "another node holds the migration lock; waiting for it");
                         told = true;
                 }
-                usec_t waited = now_usec() - started;
+                waited = now_usec() - started;
                 notify_status("migrations: waiting for the leader (%llu s)",
                               (unsigned long long)(waited / USEC_PER_SEC));
                 notify_extend_timeout(30 * USEC_PER_SEC);
                 if (waited >= timeout)
                         return error_set(err, -ETIMEDOUT,
-                                         "another node held the migration lock for more than %llu s",
+                                         "another node held the migration lock for more than %llu s "
+                                         "(migrations_wait_timeout); is a migration stuck?",
                                          (unsigned long long)(timeout / USEC_PER_SEC));
         }
         return exec_ok(conn, "RESET lock_timeout", 0, NULL, NULL, err);

@@ -48,7 +48,7 @@ static bool file_has_content(const char *path, const char *data, size_t len, mod
                 return false;
         if (read_file_limited(path, COMPARE_MAX, &old, NULL) < 0)
                 return false;
-        same = old.len == len && memcmp(old.data, data, len) == 0;
+        same = old.data && old.len == len && memcmp(old.data, data, len) == 0;
         buf_done(&old);
         return same;
 }

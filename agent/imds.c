@@ -405,7 +405,7 @@ int imds_get_role_credentials(Imds *m, const char *role, AwsCredentials *ret, Er
         _cleanup_secret_ char *json = NULL;
 
         int r = imds_get(m, path, &json, err);
-        if (r < 0)
-                return r;
+        if (r < 0 || !json)
+                return r < 0 ? r : -EIO;
         return imds_parse_credentials(json, strlen(json), ret, err);
 }

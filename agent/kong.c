@@ -226,7 +226,7 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error
 {
         MigrationsPolicy policy = policy_from_config(c);
         bool finish_auto = streq(config_get(c, CONF_MIGRATIONS_FINISH), "auto");
-        int state, status, r;
+        int state = -1, status = -1, r;
 
         /* Each round: inspect, act, inspect again. Kong's `bootstrap` can
          * exit 0 without having done anything (its own lock's loser), so
@@ -268,10 +268,18 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error
                 r = kong_migrations(c, db, lock_conn, sub, &status, err);
                 if (r < 0)
                         return r;
-                if (status != 0)
-                        return error_set(err, -EIO,
-                                         "'kong migrations %s' failed (exit %d); its output is above", sub,
-                                         status);
+                if (status != 0) {
+                        /* A leader that died left Kong's own lock row behind;
+                         * Kong's `up` waits for it and may give up just as it
+                         * expires. Inspect again and retry while rounds last. */
+                        if (round + 1 >= KONG_MAX_ROUNDS)
+                                return error_set(
+                                        err, -EIO,
+                                        "'kong migrations %s' failed (exit %d); its output is above", sub,
+                                        status);
+                        log_warning(STAGE_MIGRATIONS,
+                                    "'kong migrations %s' failed (exit %d); inspecting again", sub, status);
+                }
         }
         return error_set(err, -ELOOP, "the schema still needs work after %d rounds of migrations",
                          KONG_MAX_ROUNDS);

@@ -43,14 +43,17 @@ const char *stage_name(Stage s)
 static bool stderr_is_journal(void)
 {
         const char *e = secure_getenv("JOURNAL_STREAM");
-        unsigned long long dev, ino;
+        uint64_t dev, ino;
         struct stat st;
 
-        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+        if (!e || !strchr(e, ':'))
+                return false;
+        _cleanup_free_ char *dev_text = xstrndup(e, strcspn(e, ":"));
+        if (parse_uint64(dev_text, &dev) < 0 || parse_uint64(strchr(e, ':') + 1, &ino) < 0)
                 return false;
         if (fstat(STDERR_FILENO, &st) < 0)
                 return false;
-        return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+        return (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino;
 }
 
 void log_setup(bool verbose)
@@ -92,7 +95,7 @@ static void emit(int priority, Stage stage, const char *message_id, usec_t durat
                                 (unsigned long long)(duration / USEC_PER_MSEC));
                 else
                         fprintf(stderr, "%s: %s%s\n", stage_name(stage), level, message);
-                fflush(stderr);
+                (void)fflush(stderr);
                 return;
         }
 

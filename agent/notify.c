@@ -10,7 +10,7 @@ void notify_status(const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(status, sizeof(status), fmt, ap);
+        (void)vsnprintf(status, sizeof(status), fmt, ap);
         va_end(ap);
         (void)sd_notifyf(0, "STATUS=%s", status);
 }

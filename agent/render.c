@@ -193,7 +193,7 @@ char *kong_listen_problem(const char *value)
         char *save = NULL;
         size_t entries = 0;
 
-        if (streq(value, "off"))
+        if (!value || streq(value, "off"))
                 return NULL;
         for (char *entry = strtok_r(copy, ",", &save); entry; entry = strtok_r(NULL, ",", &save)) {
                 char *save2 = NULL;
@@ -252,20 +252,35 @@ static bool is_boolean_setting(const char *key)
         return strv_contains((char **)names, key);
 }
 
+/* systemd's utf8_is_valid(): shortest-form sequences of valid code
+ * points only (unichar_is_valid(): no surrogates, nothing past U+10FFFF,
+ * no U+FDD0..U+FDEF, no U+xFFFE/U+xFFFF). */
 static bool is_valid_utf8(const unsigned char *s)
 {
         while (*s) {
-                int n = *s < 0x80             ? 0
-                        : (*s & 0xe0) == 0xc0 ? 1
-                        : (*s & 0xf0) == 0xe0 ? 2
-                        : (*s & 0xf8) == 0xf0 ? 3
-                                              : -1;
-                if (n < 0)
+                uint32_t ch;
+                int n;
+                if (*s < 0x80) {
+                        s++;
+                        continue;
+                } else if ((*s & 0xe0) == 0xc0)
+                        n = 1, ch = *s & 0x1f;
+                else if ((*s & 0xf0) == 0xe0)
+                        n = 2, ch = *s & 0x0f;
+                else if ((*s & 0xf8) == 0xf0)
+                        n = 3, ch = *s & 0x07;
+                else
                         return false;
                 s++;
-                for (int i = 0; i < n; i++, s++)
+                for (int i = 0; i < n; i++, s++) {
                         if ((*s & 0xc0) != 0x80)
                                 return false;
+                        ch = (ch << 6) | (*s & 0x3f);
+                }
+                uint32_t min = n == 1 ? 0x80 : n == 2 ? 0x800 : 0x10000;
+                if (ch < min || ch >= 0x110000 || (ch & 0xfffff800) == 0xd800 ||
+                    (ch >= 0xfdd0 && ch <= 0xfdef) || (ch & 0xfffe) == 0xfffe)
+                        return false;
         }
         return true;
 }
@@ -304,12 +319,12 @@ static void lines_set(Lines *l, const char *key, const char *value, const char *
 {
         for (size_t i = 0; i < l->n; i++)
                 if (streq(l->items[i].key, key)) {
-                        free_and_strdup(&l->items[i].value, value);
-                        free_and_strdup(&l->items[i].source, source);
+                        free_and_strdup(&l->items[i].value, value ?: "");
+                        free_and_strdup(&l->items[i].source, source ?: "?");
                         return;
                 }
         l->items = xrealloc(l->items, (l->n + 1) * sizeof(Line));
-        l->items[l->n++] = (Line){ xstrdup(key), xstrdup(value), xstrdup(source) };
+        l->items[l->n++] = (Line){ xstrdup(key), xstrdup(value ?: ""), xstrdup(source ?: "?") };
 }
 
 static void lines_done(Lines *l)
@@ -367,7 +382,8 @@ static int check_line(const Line *line, Error *err)
                 problem = kong_listen_problem(line->value);
         else if (streq(line->key, "trusted_ips"))
                 problem = kong_ip_list_problem(line->value);
-        else if (is_boolean_setting(line->key) && !streq(line->value, "on") && !streq(line->value, "off"))
+        else if (is_boolean_setting(line->key) && line->value && !streq(line->value, "on") &&
+                 !streq(line->value, "off"))
                 problem = xstrdup("expected on or off");
         if (problem)
                 return error_set(err, -EINVAL, "%s (from %s): %s", line->key, line->source, problem);

@@ -616,7 +616,7 @@ int command_render(Config *c, bool diff)
 static void check_line(bool ok, const char *what, const char *detail)
 {
         printf("%-4s %-9s %s\n", ok ? "ok" : "FAIL", what, detail);
-        fflush(stdout);
+        (void)fflush(stdout);
 }
 
 int command_check(Config *c, const char *config_path)

@@ -7,7 +7,6 @@
 
 typedef struct JobWait {
         const char *job_path; /* NULL until the method replied */
-        char *result;
         /* JobRemoved can arrive before we read the method reply's
          * path only if we processed it first; remember them all. */
         char **seen_paths;

@@ -25,6 +25,12 @@ static bool next_line(const char *p, const char *end, Line *ret)
         return true;
 }
 
+static bool line_starts_no_case(const Line *l, const char *prefix)
+{
+        size_t n = strlen(prefix);
+        return l->len >= n && strncasecmp(l->start, prefix, n) == 0;
+}
+
 static bool line_is_blank(const Line *l)
 {
         for (size_t i = 0; i < l->len; i++)
@@ -207,8 +213,7 @@ int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_o
                 return 1;
         }
 
-        if (!startswith_no_case(first.start, "content-type:") &&
-            !startswith_no_case(first.start, "mime-version:"))
+        if (!line_starts_no_case(&first, "content-type:") && !line_starts_no_case(&first, "mime-version:"))
                 return 0;
 
         const char *p = data;

@@ -9,7 +9,7 @@
 
 static _Noreturn void oom(void)
 {
-        fputs("kong-bootstrap: out of memory\n", stderr);
+        (void)fputs("kong-bootstrap: out of memory\n", stderr);
         abort();
 }
 
@@ -178,7 +178,7 @@ void buf_printf(Buf *b, const char *fmt, ...)
                 oom();
         buf_reserve(b, (size_t)n);
         va_start(ap, fmt);
-        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        (void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
         va_end(ap);
         b->len += (size_t)n;
 }
@@ -202,15 +202,11 @@ char *buf_steal(Buf *b)
         return p;
 }
 
-int error_set(Error *e, int r, const char *fmt, ...)
+int error_setv(Error *e, const char *fmt, va_list ap)
 {
-        if (e) {
-                va_list ap;
-                va_start(ap, fmt);
-                vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-                va_end(ap);
-        }
-        return r < 0 ? r : -EINVAL;
+        if (e)
+                (void)vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        return -EINVAL;
 }
 
 void error_prefix(Error *e, const char *fmt, ...)
@@ -281,7 +277,8 @@ usec_t now_usec(void)
 
 void sleep_usec(usec_t usec)
 {
-        struct timespec ts = { .tv_sec = usec / USEC_PER_SEC, .tv_nsec = (usec % USEC_PER_SEC) * 1000 };
+        struct timespec ts = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
+                               .tv_nsec = (long)(usec % USEC_PER_SEC * 1000) };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
                 ;
 }

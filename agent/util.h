@@ -15,17 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define _cleanup_(f)       __attribute__((cleanup(f)))
-#define _printf_(a, b)     __attribute__((format(printf, a, b)))
-#define _unused_           __attribute__((unused))
-#define _cleanup_free_     _cleanup_(freep)
-#define _cleanup_secret_   _cleanup_(secret_freep)
-#define _cleanup_strv_     _cleanup_(strv_freep)
-#define ELEMENTSOF(x)      (sizeof(x) / sizeof((x)[0]))
-#define streq(a, b)        (strcmp((a), (b)) == 0)
-#define strneq(a, b, n)    (strncmp((a), (b), (n)) == 0)
-#define isempty(s)         (!(s) || (s)[0] == '\0')
-#define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+#define _cleanup_(f)     __attribute__((cleanup(f)))
+#define _printf_(a, b)   __attribute__((format(printf, a, b)))
+#define _unused_         __attribute__((unused))
+#define _nonnull_result_ __attribute__((returns_nonnull))
+#define _cleanup_free_   _cleanup_(freep)
+#define _cleanup_secret_ _cleanup_(secret_freep)
+#define _cleanup_strv_   _cleanup_(strv_freep)
+#define ELEMENTSOF(x)    (sizeof(x) / sizeof((x)[0]))
+#define streq(a, b)      (strcmp((a), (b)) == 0)
+#define strneq(a, b, n)  (strncmp((a), (b), (n)) == 0)
+#define isempty(s)       (!(s) || (s)[0] == '\0')
+#define STRV_FOREACH(s, l) \
+        for (char **s = (l); s && *s; s++) // NOLINT(bugprone-macro-parentheses): s names the variable
 
 typedef uint64_t usec_t;
 #define USEC_PER_SEC  ((usec_t)1000000ULL)
@@ -48,10 +50,10 @@ static inline void secret_freep(char **s)
  * anything useful without memory, and every caller would only exit. */
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
-void *xmalloc(size_t n);
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t n);
-_printf_(1, 2) char *xasprintf(const char *fmt, ...);
+_nonnull_result_ void *xmalloc(size_t n);
+_nonnull_result_ void *xcalloc(size_t n, size_t size);
+_nonnull_result_ void *xrealloc(void *p, size_t n);
+_printf_(1, 2) _nonnull_result_ char *xasprintf(const char *fmt, ...);
 
 /* Replaces *dst with a copy of src, freeing the old value. */
 void free_and_strdup(char **dst, const char *src);
@@ -64,7 +66,7 @@ static inline void strv_freep(char ***l)
 }
 size_t strv_length(char *const *l);
 void strv_push(char ***l, char *value); /* takes ownership */
-char *strv_join(char *const *l, const char *sep);
+_nonnull_result_ char *strv_join(char *const *l, const char *sep);
 bool strv_contains(char *const *l, const char *s);
 
 /* A growable byte buffer, always NUL-terminated. When 'secret' is set the
@@ -80,7 +82,7 @@ void buf_append(Buf *b, const void *data, size_t n);
 void buf_puts(Buf *b, const char *s);
 _printf_(2, 3) void buf_printf(Buf *b, const char *fmt, ...);
 void buf_done(Buf *b);
-char *buf_steal(Buf *b);
+_nonnull_result_ char *buf_steal(Buf *b);
 static inline void buf_donep(Buf *b)
 {
         buf_done(b);
@@ -95,7 +97,16 @@ typedef struct Error {
         char msg[1024];
 } Error;
 
-_printf_(3, 4) int error_set(Error *e, int r, const char *fmt, ...);
+int error_setv(Error *e, const char *fmt, va_list ap);
+/* Inline so that analysers see it always returns a negative value. */
+_printf_(3, 4) static inline int error_set(Error *e, int r, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        (void)error_setv(e, fmt, ap);
+        va_end(ap);
+        return r < 0 ? r : -EINVAL;
+}
 /* Prefixes the existing message: "context: old message". */
 _printf_(2, 3) void error_prefix(Error *e, const char *fmt, ...);
 
@@ -113,10 +124,10 @@ uint64_t random_below(uint64_t n);
 char *strip(char *s);
 bool startswith(const char *s, const char *prefix);
 /* Lines a peer sends us are printed; this keeps control characters out. */
-char *sanitize_for_log(const char *s, size_t max);
+_nonnull_result_ char *sanitize_for_log(const char *s, size_t max);
 /* A copy of s with every occurrence of needle replaced (needle may be
  * empty or NULL: plain copy). */
-char *str_replace_all(const char *s, const char *needle, const char *replacement);
+_nonnull_result_ char *str_replace_all(const char *s, const char *needle, const char *replacement);
 
 /* Standard base64 (RFC 4648), padding optional, whitespace skipped (MIME
  * wraps lines). Appends to 'out'; -EBADMSG on any other character. */

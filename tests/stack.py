@@ -927,6 +927,14 @@ class Stack:
     def kong_events(self):
         return read_jsonl(self.kong_events_path)
 
+    @property
+    def kong_status_path(self):
+        """The stand-in `kong start`'s own log (ready-200/drain/signal)."""
+        return self.kong_log[:-len(".jsonl")] + "-status.jsonl"
+
+    def kong_status_events(self):
+        return read_jsonl(self.kong_status_path)
+
     def start_agent(self, args=("run", "--oneshot"), config=None, env=None, name=None):
         """Start kong-bootstrap in the background in its own session
         (process group = its pid, like a systemd unit's cgroup: kill it with

@@ -61,6 +61,13 @@ static void test_env_file_quote_round_trip(void)
         Buf b = { 0 };
         CHECK(env_file_quote("new\nline", &b) < 0);
         CHECK(env_file_quote("\xff\xfe", &b) < 0);
+        /* What systemd's utf8_is_valid() refuses: overlong, surrogate,
+         * beyond U+10FFFF, noncharacters. */
+        const char *refused[] = { "\xc0\x80",     "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                                  "\xef\xb7\x90", "\xef\xbf\xbe", "\xe0\x80\xaf" };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++)
+                CHECK(env_file_quote(refused[i], &b) < 0);
+        CHECK(env_file_quote("\xf0\x9f\x94\x91 key", &b) == 0);
         buf_done(&b);
 }
 
