@@ -31,13 +31,21 @@ void boot_done(Boot *b);
  * replaced by the ones IMDS offers by then. */
 int boot_refresh_credentials(Boot *b, bool force, Error *err);
 
+/* GetSecretValue for secret_id, with credentials refreshed before and, if
+ * AWS says they expired, once after. Errors name secret_id's source. */
+int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err);
+
 /* Reads the secret named by secret_id and resolves the database
- * parameters (b->secret, b->db, b->region). */
+ * parameters (b->secret, b->db). */
 int boot_secret(Boot *b, Error *err);
 
 /* Renders kong.conf and the env file into b->kong_conf and b->env_file;
  * 'for_display': provenance comments, password redacted. */
 int boot_render(Boot *b, bool for_display, Error *err);
+
+/* Writes b->kong_conf and b->env_file (env file on tmpfs only), each only
+ * if its content changed; *ret_changed (optional) says if either did. */
+int boot_write_files(Boot *b, bool *ret_changed, Error *err);
 
 /* Completes lifecycle hook 'hook' with 'result' (CONTINUE or ABANDON).
  * 0 when done or when AWS has no active action for us (logged), negative

@@ -23,11 +23,9 @@
 #include <systemd/sd-event.h>
 
 #include "boot.h"
-#include "fileio.h"
 #include "log.h"
 #include "notify.h"
 #include "ready.h"
-#include "render.h"
 #include "run.h"
 #include "systemd.h"
 
@@ -44,6 +42,7 @@ typedef struct Daemon {
         sd_event_source *drain_timer;
         bool draining;
         bool imds_warned;
+        bool reload_pending; /* files changed, Kong not reloaded yet */
         int exit_status;
 } Daemon;
 
@@ -193,42 +192,49 @@ static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdat
 
 /* ---- rotation watch ------------------------------------------------------ */
 
+static int reload_kong(Daemon *d, Error *err)
+{
+        if (!d->reload_pending)
+                return 0;
+        int r = systemd_reload_unit(config_get(d->boot->config, CONF_KONG_UNIT), UNIT_JOB_TIMEOUT, err);
+        if (r >= 0)
+                d->reload_pending = false;
+        return r;
+}
+
 /* The new secret works: both files from it, then Kong's unit reloaded if
- * either changed. */
+ * either changed. Until the files are written the previous version stays
+ * current (so the next check tries again); once they are, a failed reload
+ * is retried at the next check. */
 static int apply_rotation(Daemon *d, SecretValue *fresh, DbParams *db, Error *err)
 {
         Boot *b = d->boot;
-        const Config *c = b->config;
-        const char *unit = config_get(c, CONF_KONG_UNIT);
-        bool conf_changed, env_changed;
-        Buf conf = { 0 }, env = { 0 };
+        SecretValue old_secret = b->secret;
+        DbParams old_db = b->db;
+        bool changed = false;
         int r;
 
-        r = render_kong_conf(c, db, b->instance.vpc_cidrs, false, &conf, err);
-        if (r >= 0)
-                r = render_env_file(db, false, &env, err);
-        if (r >= 0)
-                r = write_file_atomic(config_get(c, CONF_KONG_CONF), conf.data, conf.len, 0644, 0755,
-                                      &conf_changed, err);
-        if (r >= 0)
-                r = write_file_atomic(config_get(c, CONF_KONG_ENV_FILE), env.data, env.len, 0600, 0700,
-                                      &env_changed, err);
-        buf_done(&conf);
-        buf_done(&env);
-        if (r < 0)
-                return r;
-        if (conf_changed || env_changed) {
-                r = systemd_reload_unit(unit, UNIT_JOB_TIMEOUT, err);
-                if (r < 0)
-                        return r;
-        }
-        secret_value_done(&b->secret);
         b->secret = *fresh;
-        *fresh = (SecretValue){ 0 };
-        db_params_done(&b->db);
         b->db = *db;
+        *fresh = (SecretValue){ 0 };
         *db = (DbParams){ 0 };
-        return conf_changed || env_changed;
+        buf_done(&b->kong_conf);
+        buf_done(&b->env_file);
+        r = boot_render(b, false, err);
+        if (r >= 0)
+                r = boot_write_files(b, &changed, err);
+        if (r < 0) {
+                *fresh = b->secret;
+                *db = b->db;
+                b->secret = old_secret;
+                b->db = old_db;
+                return r;
+        }
+        secret_value_done(&old_secret);
+        db_params_done(&old_db);
+        d->reload_pending = d->reload_pending || changed;
+        r = reload_kong(d, err);
+        return r < 0 ? r : changed;
 }
 
 static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
@@ -237,7 +243,6 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         Boot *b = d->boot;
         const Config *c = b->config;
         usec_t started = now_usec(), next = jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL));
-        _cleanup_free_ char *endpoint = NULL;
         SecretValue fresh = { 0 };
         DbSecret secret = { 0 };
         DbParams db = { 0 };
@@ -245,18 +250,12 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         Error err;
         int r;
 
-        endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
-                           ? xstrdup(config_get(c, CONF_SECRETSMANAGER_ENDPOINT))
-                           : xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
-        r = boot_refresh_credentials(b, false, &err);
-        if (r >= 0)
-                r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
-                                      config_get(c, CONF_SECRET_VERSION_STAGE), DAEMON_AWS_TIMEOUT, &fresh,
-                                      &err);
-        if (r == -EKEYEXPIRED && boot_refresh_credentials(b, true, &err) >= 0)
-                r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
-                                      config_get(c, CONF_SECRET_VERSION_STAGE), DAEMON_AWS_TIMEOUT, &fresh,
-                                      &err);
+        if (reload_kong(d, &err) < 0) {
+                log_error(STAGE_ROTATION, "Kong still runs with the previous password: %s", err.msg);
+                next = ROTATION_RETRY_INTERVAL;
+                goto out;
+        }
+        r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
         if (r < 0) {
                 log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
                 goto out;

@@ -13,8 +13,9 @@
 #include "notify.h"
 
 #define KONG_LINE_MAX 4096
-/* A migration can take long; keep systemd from giving up while it runs. */
-#define KONG_PROGRESS_INTERVAL_MS 10000
+/* A migration can take long: every second systemd hears that we are still
+ * at it (and lifecycle heartbeats go out when due). */
+#define KONG_PROGRESS_INTERVAL_MS 1000
 #define KONG_MAX_ROUNDS           4
 
 const char *kong_schema_state_describe(int s)
@@ -148,7 +149,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                                          strip(why), args[1] ?: "");
                 }
                 if (n == 0) {
-                        notify_extend_timeout(3 * KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC);
+                        notify_extend_timeout(30 * USEC_PER_SEC);
                         continue;
                 }
                 if (!pfd[0].revents)

@@ -215,42 +215,50 @@ int boot_refresh_credentials(Boot *b, bool force, Error *err)
 }
 
 /* Step 3: the database credentials. */
-int boot_secret(Boot *b, Error *err)
+static char *aws_endpoint_url(const Boot *b, ConfigKey k, const char *service)
+{
+        if (config_is_set(b->config, k))
+                return xstrdup(config_get(b->config, k));
+        return xasprintf("https://%s.%s.amazonaws.com", service, b->region);
+}
+
+int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err)
 {
         const Config *c = b->config;
-        usec_t started = now_usec();
-        _cleanup_free_ char *default_endpoint = NULL;
-        DbSecret secret = { 0 };
-        int r;
+        _cleanup_free_ char *endpoint = aws_endpoint_url(b, CONF_SECRETSMANAGER_ENDPOINT, "secretsmanager");
+        const char *id = config_get(c, CONF_SECRET_ID), *stage = config_get(c, CONF_SECRET_VERSION_STAGE);
 
-        default_endpoint = xasprintf("https://secretsmanager.%s.amazonaws.com", b->region);
-        const char *endpoint = config_is_set(c, CONF_SECRETSMANAGER_ENDPOINT)
-                                       ? config_get(c, CONF_SECRETSMANAGER_ENDPOINT)
-                                       : default_endpoint;
-        notify_status("reading secret %s", config_get(c, CONF_SECRET_ID));
-        r = boot_refresh_credentials(b, false, err);
+        int r = boot_refresh_credentials(b, false, err);
         if (r < 0)
                 return r;
-        r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
-                              config_get(c, CONF_SECRET_VERSION_STAGE),
-                              config_get_seconds(c, CONF_AWS_TIMEOUT), &b->secret, err);
+        r = secrets_get_value(endpoint, b->region, &b->credentials, id, stage, timeout, ret, err);
         if (r == -EKEYEXPIRED) {
                 /* Rotated under us: one fresh set from IMDS, one more try. */
                 log_info(STAGE_SECRETS, "AWS says the role credentials expired; reading new ones from IMDS");
                 r = boot_refresh_credentials(b, true, err);
                 if (r < 0)
                         return r;
-                r = secrets_get_value(endpoint, b->region, &b->credentials, config_get(c, CONF_SECRET_ID),
-                                      config_get(c, CONF_SECRET_VERSION_STAGE),
-                                      config_get_seconds(c, CONF_AWS_TIMEOUT), &b->secret, err);
+                r = secrets_get_value(endpoint, b->region, &b->credentials, id, stage, timeout, ret, err);
                 if (r == -EKEYEXPIRED)
                         r = error_set(err, r,
                                       "AWS rejected fresh role credentials as expired: is the clock right?");
         }
-        if (r < 0) {
+        if (r < 0)
                 error_prefix(err, "secret_id from %s", config_source(c, CONF_SECRET_ID));
+        return r;
+}
+
+int boot_secret(Boot *b, Error *err)
+{
+        const Config *c = b->config;
+        usec_t started = now_usec();
+        DbSecret secret = { 0 };
+        int r;
+
+        notify_status("reading secret %s", config_get(c, CONF_SECRET_ID));
+        r = boot_fetch_secret(b, config_get_seconds(c, CONF_AWS_TIMEOUT), &b->secret, err);
+        if (r < 0)
                 return r;
-        }
         log_context_set("SECRET_ARN", b->secret.arn);
         r = secrets_parse_rds(b->secret.string, strlen(b->secret.string), &secret, err);
         if (r >= 0)
@@ -357,7 +365,7 @@ int boot_render(Boot *b, bool for_display, Error *err)
 
 /* Step 6, second half. kong.conf first: the env file's presence in /run is
  * what tells kong.service that this boot's config is complete. */
-static int boot_write_files(Boot *b, Error *err)
+int boot_write_files(Boot *b, bool *ret_changed, Error *err)
 {
         const Config *c = b->config;
         usec_t started = now_usec();
@@ -379,6 +387,8 @@ static int boot_write_files(Boot *b, Error *err)
         log_stage_done(STAGE_RENDER, started, "%s %s, %s %s", config_get(c, CONF_KONG_CONF),
                        conf_changed ? "written" : "unchanged", config_get(c, CONF_KONG_ENV_FILE),
                        env_changed ? "written" : "unchanged");
+        if (ret_changed)
+                *ret_changed = conf_changed || env_changed;
         return 0;
 }
 
@@ -419,13 +429,6 @@ static int boot_wait_ready(Boot *b, Error *err)
                 return r;
         log_stage_done(STAGE_READY, started, "Kong answers 200 on /status/ready");
         return 0;
-}
-
-static char *aws_endpoint_url(const Boot *b, ConfigKey k, const char *service)
-{
-        if (config_is_set(b->config, k))
-                return xstrdup(config_get(b->config, k));
-        return xasprintf("https://%s.%s.amazonaws.com", service, b->region);
 }
 
 int boot_complete_lifecycle(Boot *b, const char *hook, const char *result, Error *err)
@@ -533,7 +536,7 @@ int command_run(Config *c, bool oneshot)
         STEP(STAGE_DATABASE, boot_database(&b, &err));
         STEP(STAGE_RENDER, boot_render(&b, false, &err));
         STEP(STAGE_MIGRATIONS, boot_migrations(&b, &err));
-        STEP(STAGE_RENDER, boot_write_files(&b, &err));
+        STEP(STAGE_RENDER, boot_write_files(&b, NULL, &err));
         STEP(STAGE_START, boot_start_kong(&b, &err));
         STEP(STAGE_READY, boot_wait_ready(&b, &err));
         notify_set_keepalive(NULL, NULL);
