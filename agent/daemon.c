@@ -8,14 +8,16 @@
  * - rotation watch (rotation_interval, jittered): the secret's VersionId;
  *   a new version is tried against Postgres before anything changes, then
  *   the env file is rewritten and Kong's unit reloaded;
- * - SIGTERM: during a system shutdown, drain; for a mere
- *   `systemctl stop/restart kong-bootstrap`, leave Kong alone;
+ * - SIGTERM: during a system shutdown, drain, then exit and let systemd
+ *   stop Kong after us (the unit is ordered After=kong.service); for a
+ *   mere `systemctl stop/restart kong-bootstrap`, leave Kong alone;
  * - the watchdog (WatchdogSec=) is fed by the loop, and by every slow wait.
  *
  * Draining: POST {"status":"draining"} to /status/ready (what `kong drain`
  * does), so the load balancer's health check fails and it stops sending
- * traffic; wait drain_timeout; stop Kong's unit (ExecStop sends SIGQUIT:
- * graceful); complete termination_lifecycle_hook with CONTINUE.
+ * traffic; wait drain_timeout; on a termination notice, stop Kong's unit
+ * (ExecStop sends SIGQUIT: graceful) and complete
+ * termination_lifecycle_hook with CONTINUE.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -40,7 +42,9 @@ typedef struct Daemon {
         sd_event_source *termination;
         sd_event_source *rotation;
         sd_event_source *drain_timer;
+        usec_t drain_started;
         bool draining;
+        bool stop_kong_after_drain; /* false at shutdown: systemd stops Kong after us */
         bool imds_warned;
         bool reload_pending; /* files changed, Kong not reloaded yet */
         int exit_status;
@@ -91,7 +95,17 @@ static void finish_drain(Daemon *d)
 
 static int on_drain_done(sd_event_source *s, uint64_t usec, void *userdata)
 {
-        finish_drain(userdata);
+        Daemon *d = userdata;
+
+        if (d->stop_kong_after_drain) {
+                finish_drain(d);
+                return 0;
+        }
+        /* Shutdown: kong-bootstrap.service is ordered After=kong.service, so
+         * systemd stops Kong (ExecStop: SIGQUIT, graceful) once we exit. A
+         * stop job queued from here would wait behind our own stop. */
+        log_stage_done(STAGE_DRAIN, d->drain_started, "Kong drained; systemd stops it after us");
+        sd_event_exit(d->event, d->exit_status);
         return 0;
 }
 
@@ -130,7 +144,7 @@ static int kong_set_draining(const Config *c, Error *err)
         return 0;
 }
 
-static void start_drain(Daemon *d, const char *why)
+static void start_drain(Daemon *d, const char *why, bool stop_kong)
 {
         const Config *c = d->boot->config;
         usec_t wait = config_get_seconds(c, CONF_DRAIN_TIMEOUT);
@@ -139,6 +153,8 @@ static void start_drain(Daemon *d, const char *why)
         if (d->draining)
                 return;
         d->draining = true;
+        d->stop_kong_after_drain = stop_kong;
+        d->drain_started = now_usec();
         sd_event_source_set_enabled(d->termination, SD_EVENT_OFF);
         sd_event_source_set_enabled(d->rotation, SD_EVENT_OFF);
         notify_stopping();
@@ -168,7 +184,7 @@ static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdat
 
         int r = imds_get(b->imds, "meta-data/autoscaling/target-lifecycle-state", &state, &err);
         if (r >= 0 && streq(strip(state), "Terminated")) {
-                start_drain(d, "the Auto Scaling group is terminating this instance");
+                start_drain(d, "the Auto Scaling group is terminating this instance", true);
                 return 0;
         }
         if (r < 0 && r != -ENOENT && !d->imds_warned) {
@@ -179,7 +195,7 @@ static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdat
         if (r >= 0) {
                 _cleanup_free_ char *shown = sanitize_for_log(strip(spot), 200);
                 _cleanup_free_ char *why = xasprintf("spot instance interruption notice %s", shown);
-                start_drain(d, why);
+                start_drain(d, why, true);
                 return 0;
         }
         if (r != -ENOENT && !d->imds_warned) {
@@ -321,7 +337,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
                 sd_event_exit(d->event, EXIT_OK);
                 return 0;
         }
-        start_drain(d, "the instance is shutting down");
+        start_drain(d, "the instance is shutting down", false);
         return 0;
 }
 

@@ -174,7 +174,23 @@ static int exec_ok(PGconn *conn, const char *sql, int nparams, const char *const
         return error_set(err, -EIO, "%s", strip(m));
 }
 
-int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *err)
+int db_migration_try_lock(PGconn *conn, const DbParams *p, bool *ret_got, Error *err)
+{
+        _cleanup_free_ char *name = db_migration_lock_name(p);
+        const char *params[] = { name };
+        PGresult *res = PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, NULL,
+                                     params, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+                _cleanup_free_ char *m = conn_error(conn);
+                PQclear(res);
+                return error_set(err, -EIO, "%s", strip(m));
+        }
+        *ret_got = streq(PQgetvalue(res, 0, 0), "t");
+        PQclear(res);
+        return 0;
+}
+
+int db_migration_lock(PGconn *conn, const DbParams *p, DbLockMode mode, usec_t timeout, Error *err)
 {
         _cleanup_free_ char *name = db_migration_lock_name(p);
         const char *params[] = { name };
@@ -199,8 +215,11 @@ int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *er
                 r = exec_ok(conn, set, 0, NULL, NULL, err);
                 if (r < 0)
                         return r;
-                r = exec_ok(conn, "SELECT pg_advisory_lock(hashtextextended($1, 0))", 1, params, &sqlstate,
-                            err);
+                r = exec_ok(conn,
+                            mode == DB_LOCK_SHARED
+                                    ? "SELECT pg_advisory_lock_shared(hashtextextended($1, 0))"
+                                    : "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+                            1, params, &sqlstate, err);
                 if (r >= 0)
                         break;
                 if (!sqlstate || !streq(sqlstate, "55P03")) /* lock_not_available */
@@ -222,9 +241,12 @@ int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *er
         return exec_ok(conn, "RESET lock_timeout", 0, NULL, NULL, err);
 }
 
-int db_migration_unlock(PGconn *conn, const DbParams *p, Error *err)
+int db_migration_unlock(PGconn *conn, const DbParams *p, DbLockMode mode, Error *err)
 {
         _cleanup_free_ char *name = db_migration_lock_name(p);
         const char *params[] = { name };
-        return exec_ok(conn, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", 1, params, NULL, err);
+        return exec_ok(conn,
+                       mode == DB_LOCK_SHARED ? "SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))"
+                                              : "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
+                       1, params, NULL, err);
 }

@@ -43,7 +43,17 @@ int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, unsigned *ret_attem
  * hashtextextended('kong-bootstrap/migrations/<dbname>/<schema>', 0). */
 char *db_migration_lock_name(const DbParams *p);
 
+/* The leader holds the lock exclusively while it changes the schema;
+ * waiters take it shared, so they all wake when the leader is done and
+ * inspect the schema side by side instead of one after another. */
+typedef enum DbLockMode {
+        DB_LOCK_EXCLUSIVE,
+        DB_LOCK_SHARED,
+} DbLockMode;
+
+/* Takes the lock exclusively if nobody holds it; *ret_got says if so. */
+int db_migration_try_lock(PGconn *conn, const DbParams *p, bool *ret_got, Error *err);
 /* Blocks (without polling the server) until this session holds the
- * migration lock, or 'timeout' passes. */
-int db_migration_lock(PGconn *conn, const DbParams *p, usec_t timeout, Error *err);
-int db_migration_unlock(PGconn *conn, const DbParams *p, Error *err);
+ * migration lock in 'mode', or 'timeout' passes. */
+int db_migration_lock(PGconn *conn, const DbParams *p, DbLockMode mode, usec_t timeout, Error *err);
+int db_migration_unlock(PGconn *conn, const DbParams *p, DbLockMode mode, Error *err);

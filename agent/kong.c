@@ -132,6 +132,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
         }
 
         _cleanup_buf_ Buf line = { 0 };
+        usec_t last_progress = now_usec();
         for (;;) {
                 struct pollfd pfd[2] = { { .fd = pipefd[0], .events = POLLIN },
                                          { .fd = lock_conn ? PQsocket(lock_conn) : -1, .events = POLLIN } };
@@ -148,10 +149,14 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                                          "another node resumes the migration",
                                          strip(why), args[1] ?: "");
                 }
-                if (n == 0) {
+                /* Every second, chatty output or not: systemd's timeout and
+                 * the lifecycle heartbeats must not wait for a quiet Kong. */
+                if (now_usec() - last_progress >= KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC) {
                         notify_extend_timeout(30 * USEC_PER_SEC);
-                        continue;
+                        last_progress = now_usec();
                 }
+                if (n == 0)
+                        continue;
                 if (!pfd[0].revents)
                         continue;
                 char chunk[1024];
@@ -223,7 +228,7 @@ static int kong_migrations(const Config *c, const DbParams *db, PGconn *lock_con
         return 0;
 }
 
-int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error *err)
+int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool leader, Error *err)
 {
         MigrationsPolicy policy = policy_from_config(c);
         bool finish_auto = streq(config_get(c, CONF_MIGRATIONS_FINISH), "auto");
@@ -264,6 +269,8 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error
                 case ACTION_UP: sub = "up"; break;
                 case ACTION_FINISH: sub = "finish"; break;
                 }
+                if (!leader)
+                        return 1;
                 log_info(STAGE_MIGRATIONS, "%s: running 'kong migrations %s'",
                          kong_schema_state_describe(state), sub);
                 r = kong_migrations(c, db, lock_conn, sub, &status, err);

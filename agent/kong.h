@@ -46,6 +46,8 @@ typedef enum MigrationsAction {
 /* What to do after `kong migrations list` exited with 'state'. */
 MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto);
 
-/* Inspects and changes the schema as the policy allows. Call only while
- * holding the migration lock on 'lock_conn'. */
-int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, Error *err);
+/* Inspects the schema and, as 'leader' (holding the migration lock
+ * exclusively on 'lock_conn'), changes it as the policy allows. 0 when
+ * Kong can start on it; 1 when a waiter (holding the lock shared) found
+ * work that needs a leader. */
+int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool leader, Error *err);

@@ -327,24 +327,51 @@ static int boot_database(Boot *b, Error *err)
         return 0;
 }
 
-/* Step 5: one node at a time inspects and changes the schema. */
+/* Step 5: one node at a time changes the schema. The first to try takes
+ * the lock exclusively and leads; the others wait on it shared, wake
+ * together when the leader is done and each inspects the schema (Kong's
+ * `list`) in parallel. A waiter that still finds work competes to lead. */
 static int boot_migrations(Boot *b, Error *err)
 {
         usec_t started = now_usec();
+        usec_t deadline = started + config_get_seconds(b->config, CONF_MIGRATIONS_WAIT_TIMEOUT);
         Error unlock_err;
         int r;
 
-        notify_status("migrations: waiting for the migration lock");
-        r = db_migration_lock(b->lock_conn, &b->db,
-                              config_get_seconds(b->config, CONF_MIGRATIONS_WAIT_TIMEOUT), err);
-        if (r < 0)
-                return r;
-        log_info(STAGE_MIGRATIONS, "holding the migration lock");
-        r = migrations_run(b->config, &b->db, b->lock_conn, err);
-        if (db_migration_unlock(b->lock_conn, &b->db, &unlock_err) < 0)
-                log_warning(STAGE_MIGRATIONS,
-                            "cannot release the migration lock (closing the connection does): %s",
-                            unlock_err.msg);
+        notify_status("migrations: taking the migration lock");
+        for (;;) {
+                bool leader = false;
+                r = db_migration_try_lock(b->lock_conn, &b->db, &leader, err);
+                if (r < 0)
+                        break;
+                if (!leader) {
+                        log_info(STAGE_MIGRATIONS, "another node is changing the schema; waiting for it");
+                        usec_t now = now_usec();
+                        r = db_migration_lock(b->lock_conn, &b->db, DB_LOCK_SHARED,
+                                              deadline > now ? deadline - now : 0, err);
+                        if (r < 0)
+                                break;
+                }
+                log_info(STAGE_MIGRATIONS, leader ? "leading: holding the migration lock"
+                                                  : "the leader is done; inspecting the schema");
+                DbLockMode mode = leader ? DB_LOCK_EXCLUSIVE : DB_LOCK_SHARED;
+                r = migrations_run(b->config, &b->db, b->lock_conn, leader, err);
+                if (db_migration_unlock(b->lock_conn, &b->db, mode, &unlock_err) < 0)
+                        log_warning(STAGE_MIGRATIONS,
+                                    "cannot release the migration lock (closing the connection does): %s",
+                                    unlock_err.msg);
+                if (r != 1)
+                        break;
+                if (now_usec() >= deadline) {
+                        r = error_set(err, -ETIMEDOUT,
+                                      "the schema still needs work after migrations_wait_timeout; is a "
+                                      "leader stuck?");
+                        break;
+                }
+                log_info(STAGE_MIGRATIONS, "the schema still needs work; competing to lead");
+                /* Others may be inspecting too: do not all retry at once. */
+                sleep_usec(random_below(USEC_PER_SEC));
+        }
         /* Kong has its own connections from here on; ours is done. */
         PQfinish(b->lock_conn);
         b->lock_conn = NULL;

@@ -116,6 +116,9 @@ class State:
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    # Headers and body go out in two writes: without TCP_NODELAY the second
+    # waits for the client's delayed ACK (40 ms per reused connection).
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server_version = "faultproxy"
     sys_version = ""

@@ -102,6 +102,9 @@ class State:
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    # Headers and body go out in two writes: without TCP_NODELAY the second
+    # waits for the client's delayed ACK (40 ms per reused connection).
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server_version = "EC2ws"
     sys_version = ""

@@ -38,7 +38,15 @@ Behaviour:
    <result>, ActiveState "failed", nothing launched.
  * JobNew / JobRemoved(id, path, unit, result) are emitted after the method
    reply (GLib idle), in that order, like systemd.
- * StopUnit sends SIGTERM to the unit's process group (SIGKILL after 5 s).
+ * StopUnit sends SIGTERM to the unit's process group (SIGKILL after 5 s);
+   its record has "called", "signal_time" and "stopped_time".
+ * ReloadUnit re-reads the EnvironmentFile and replaces the process with
+   one started with the new environment (what Kong's ExecReload achieves:
+   `kong prepare` and new nginx workers see the new file); inactive unit ->
+   job "failed".  Recorded as one "ReloadUnit" record (plus its internal
+   "ReloadUnit(stop)").
+ * Manager.SystemState is "running"; the mock method SetSystemState(s)
+   changes it ("stopping" during a shutdown).
  * Every Start/Stop/Restart/Reload call is appended to call_log.
  * All launched processes are killed when the mock exits (SIGTERM/SIGINT
    handler, atexit, and PR_SET_PDEATHSIG on each child).
@@ -352,6 +360,9 @@ def load(mock, parameters):
     mock.sd_call_log = parameters.get('call_log')
 
     mock.AddProperties(MAIN_IFACE, {'Version': 'v252-kong-bootstrap-mock'})
+    # Manager.SystemState: "running" until a test says otherwise
+    # (SetSystemState; "stopping" is a shutdown in progress)
+    mock.AddProperties(MAIN_IFACE, {'SystemState': parameters.get('system_state', 'running')})
 
     for name, cfg in (parameters.get('units') or {}).items():
         _add_unit(mock, name, cfg)
@@ -460,13 +471,14 @@ def _on_child_exit(mock, name, pid, status):
                 'result': result})
 
 
-def _start(mock, name, mode, method):
+def _start(mock, name, mode, method, record_extra=None):
     name = str(name)
     _unit_obj(mock, name)
     cfg = mock.unit_cfg[name]
 
     def finish(result, extra=None):
         rec = {'method': method, 'name': name, 'mode': str(mode), 'result': result}
+        rec.update(record_extra or {})
         rec.update(extra or {})
         _log(mock, rec)
         return _new_job(mock, name, result)
@@ -529,8 +541,11 @@ def _stop(mock, name, mode, method):
     _unit_obj(mock, name)
     cfg = mock.unit_cfg[name]
     pid = cfg.get('pid') or 0
+    timing = {'called': time.time()}
     if pid and pid in _children:
         _stopping.add(pid)
+        timing['signal'] = 'SIGTERM'
+        timing['signal_time'] = time.time()
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -539,14 +554,18 @@ def _stop(mock, name, mode, method):
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.02)
         if _alive(pid):
+            timing['sigkill'] = True
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         _children.pop(pid, None)
         cfg['pid'] = 0
+        timing['stopped_time'] = time.time()
     _set_state(mock, name, 'inactive', 'dead', pid=0)
-    _log(mock, {'method': method, 'name': name, 'mode': str(mode), 'result': 'done', 'pid': pid})
+    rec = {'method': method, 'name': name, 'mode': str(mode), 'result': 'done', 'pid': pid}
+    rec.update(timing)
+    _log(mock, rec)
     return _new_job(mock, name, 'done')
 
 
@@ -577,19 +596,31 @@ def TryRestartUnit(self, name, mode):
 
 @dbus.service.method(MAIN_IFACE, in_signature='ss', out_signature='o')
 def ReloadUnit(self, name, mode):
+    '''Kong's ExecReload (`kong prepare` + `nginx -s reload`) runs with the
+    EnvironmentFile read anew, so new workers see a new KONG_PG_PASSWORD.
+    The stand-in has no workers: the mock re-reads the env file and replaces
+    the process (SIGTERM, then a new one with the new environment).  An
+    inactive unit -> job "failed", like systemd.'''
     name = str(name)
     _unit_obj(self, name)
-    pid = self.unit_cfg[name].get('pid') or 0
-    if pid and pid in _children:
+    cfg = self.unit_cfg[name]
+    pid = cfg.get('pid') or 0
+    rec = {'method': 'ReloadUnit', 'name': name, 'mode': str(mode), 'called': time.time(), 'old_pid': pid}
+    if not (pid and pid in _children):
+        rec['result'] = 'failed'   # systemd: unit not active -> reload job fails
+        _log(self, rec)
+        return _new_job(self, name, 'failed')
+    envfile = (cfg.get('environment_file') or '').lstrip('-')
+    if envfile:
         try:
-            os.kill(pid, signal.SIGHUP)
-        except ProcessLookupError:
-            pass
-        result = 'done'
-    else:
-        result = 'failed'   # systemd: unit not active -> reload job fails
-    _log(self, {'method': 'ReloadUnit', 'name': name, 'mode': str(mode), 'result': result})
-    return _new_job(self, name, result)
+            load_env_file(envfile)   # systemd refuses a reload when it cannot read it
+        except (OSError, UnicodeDecodeError) as e:
+            rec.update(result='failed', reason=type(e).__name__)
+            _log(self, rec)
+            return _new_job(self, name, 'failed')
+    _stop(self, name, mode, 'ReloadUnit(stop)')
+    # _start logs the record (method ReloadUnit) and returns the job
+    return _start(self, name, mode, 'ReloadUnit', {'called': rec['called'], 'old_pid': pid})
 
 
 @dbus.service.method(MAIN_IFACE, in_signature='ss', out_signature='o')
@@ -646,6 +677,12 @@ def SetUnitFailure(self, name, result):
         self.unit_failure[name] = str(result)
     else:
         self.unit_failure.pop(name, None)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='s')
+def SetSystemState(self, state):
+    '''Manager.SystemState ("running", "stopping", ...).'''
+    self.UpdateProperties(MAIN_IFACE, {'SystemState': str(state)})
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='s')

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""Shared by test_lifecycle.py, test_rotation.py and test_termination.py
+(issue 7): the stack plus the Auto Scaling emulator, and an agent running as
+a daemon (`kong-bootstrap run` without --oneshot) in the background.
+
+Not a test file itself (meson does not list it)."""
+import contextlib
+import os
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from common import Stack, StackTestCase  # noqa: F401
+
+LAUNCH_HOOK = "kong-launch"
+TERMINATE_HOOK = "kong-terminate"
+
+
+class ReadyPoller:
+    """GETs /status/ready every `period` s in a thread; samples (time, status)
+    with status None when nothing answers (connection refused)."""
+
+    def __init__(self, port, period=0.05):
+        self.url = "http://127.0.0.1:%d/status/ready" % port
+        self.period = period
+        self.samples = []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            t = time.time()
+            try:
+                with urllib.request.urlopen(self.url, timeout=1) as r:
+                    code = r.status
+            except urllib.error.HTTPError as e:
+                code = e.code
+            except OSError:
+                code = None
+            self.samples.append((t, code))
+            self._stop.wait(self.period)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(3)
+        return False
+
+    def first(self, pred, after=0.0):
+        for t, c in self.samples:
+            if t >= after and pred(c):
+                return t
+        return None
+
+
+class LifecycleTestCase(StackTestCase):
+    """StackTestCase plus the Auto Scaling emulator; background agents are
+    killed after each test."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.st.start_autoscaling()
+        except BaseException:
+            cls.st.__exit__(None, None, None)
+            cls.st = None
+            raise
+
+    def setUp(self):
+        super().setUp()
+        self.st.clear_autoscaling()
+        self.set_system_state("running")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.st.kong_status_path)
+        self.agents = []
+
+    def tearDown(self):
+        for a in self.agents:
+            a.cleanup()
+
+    # ------------------------------------------------------------------
+    def set_system_state(self, state):
+        self.st.systemd_mock().SetSystemState(state)
+
+    def config(self, **kw):
+        cfg = {"autoscaling_endpoint": self.st.autoscaling_url, "autoscaling_group": Stack.ASG}
+        cfg.update(kw)
+        return self.st.agent_config(**cfg)
+
+    def active(self, *hooks):
+        """Make (group, hook, this instance) active for each hook."""
+        self.st.set_autoscaling(active=[(Stack.ASG, h, Stack.INSTANCE_ID) for h in hooks])
+
+    def calls(self, action=None):
+        return [c for c in self.st.autoscaling_calls() if action is None or c.get("action") == action]
+
+    def events(self, event=None):
+        """The stand-in Kong's ready-200 / drain / signal records."""
+        return [e for e in self.st.kong_status_events() if event is None or e.get("event") == event]
+
+    def systemd(self, method):
+        return [c for c in self.st.systemd_calls() if c.get("method") == method]
+
+    # ------------------------------------------------------------------
+    def start_daemon(self, config, env=None, name=None):
+        a = self.st.start_agent(("run",), config=config, env=env, name=name or self.id().split(".")[-1])
+        self.agents.append(a)
+        return a
+
+    def wait_booted(self, agent, timeout=40):
+        """Until READY=1 arrives (boot complete, the loop is running)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if any("READY=1" in r["lines"] for r in self.st.notify_records()):
+                return
+            code = agent.poll()
+            if code is not None:
+                self.fail("agent exited with %s before READY=1\n%s" % (code, self.agent_story(agent)))
+            time.sleep(0.05)
+        self.fail("no READY=1 within %ss\n%s" % (timeout, self.agent_story(agent)))
+
+    def wait_exit(self, agent, timeout):
+        try:
+            return agent.wait(timeout)
+        except Exception:
+            self.fail("agent still running after %ss\n%s" % (timeout, self.agent_story(agent)))
+
+    def wait_until(self, pred, timeout, what, agent=None):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = pred()
+            if v:
+                return v
+            time.sleep(0.05)
+        self.fail("%s: not within %ss\n%s" % (what, timeout, self.agent_story(agent) if agent else self.explain()))
+
+    def stderr_of(self, agent):
+        return agent.output()[1]
+
+    def agent_story(self, agent):
+        out, err = agent.output()
+        return ("exit=%s\n--- agent stderr ---\n%s\n--- autoscaling calls ---\n%s\n--- systemd ---\n%s\n"
+                "--- kong events ---\n%s" % (agent.poll(), err, self.calls(), self.st.systemd_calls(),
+                                             self.events()))
+
+    def sigterm(self, agent):
+        os.kill(agent.pid, signal.SIGTERM)
