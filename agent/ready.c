@@ -7,7 +7,7 @@
 #include "log.h"
 #include "notify.h"
 
-#define READY_POLL_INTERVAL   (250 * USEC_PER_MSEC)
+#define READY_POLL_INTERVAL   (100 * USEC_PER_MSEC)
 #define READY_ATTEMPT_TIMEOUT (2 * USEC_PER_SEC)
 
 int ready_url_from_listen(const char *status_listen, char **ret, Error *err)
