@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "run.h"
 
-#include "boot.h"
-
 #include <ctype.h>
-#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "autoscaling.h"
+#include "boot.h"
 #include "db.h"
 #include "fileio.h"
 #include "imds.h"
