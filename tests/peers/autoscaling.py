@@ -66,8 +66,6 @@ import hashlib
 import hmac
 import http.server
 import json
-import os
-import socketserver
 import sys
 import threading
 import time
@@ -77,6 +75,8 @@ import uuid
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+import peerserver
 
 XMLNS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 VERSION = "2011-01-01"
@@ -372,11 +372,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "been\n'%s'\n\nThe String-to-Sign should have been\n'%s'\n" % (canonical, sts))
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -385,31 +380,12 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--parent-pid", type=int)
     a = ap.parse_args()
-    srv = Server((a.host, a.port), Handler)
+    srv = peerserver.Server((a.host, a.port), Handler)
     srv.state = State(a.config)
     port = srv.server_address[1]
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, a.port_file)
-    print("PORT %d" % port, flush=True)
-    if a.parent_pid:
-        def watch():
-            while True:
-                try:
-                    os.kill(a.parent_pid, 0)
-                except ProcessLookupError:
-                    os._exit(0)
-                except PermissionError:
-                    pass
-                time.sleep(1)
-        threading.Thread(target=watch, daemon=True).start()
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    peerserver.announce(a.port_file, "%d\n" % port, "PORT %d" % port)
+    peerserver.exit_with_parent(a.parent_pid)
+    return peerserver.serve_forever(srv)
 
 
 if __name__ == "__main__":

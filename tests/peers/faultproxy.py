@@ -63,15 +63,15 @@ import hashlib
 import http.client
 import http.server
 import json
-import os
 import random
 import socket
-import socketserver
 import struct
 import sys
 import threading
 import time
 import urllib.parse
+
+import peerserver
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
               "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -309,12 +309,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_PUT = do_DELETE = do_HEAD = do_POST
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--upstream", required=True)
@@ -328,35 +322,16 @@ def main():
     state = State(a)
     servers = []
     for i in range(a.listeners):
-        srv = Server((a.host, 0), Handler)
+        srv = peerserver.Server((a.host, 0), Handler)
         srv.state = state
         srv.index = i
         servers.append(srv)
     ports = [s.server_address[1] for s in servers]
     for s in servers[1:]:
         threading.Thread(target=s.serve_forever, daemon=True).start()
-    if a.parent_pid:
-        def watch():
-            while True:
-                try:
-                    os.kill(a.parent_pid, 0)
-                except ProcessLookupError:
-                    os._exit(0)
-                except PermissionError:
-                    pass
-                time.sleep(1)
-        threading.Thread(target=watch, daemon=True).start()
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(ports, f)
-        os.rename(tmp, a.port_file)
-    print("PORTS %s" % " ".join(map(str, ports)), flush=True)
-    try:
-        servers[0].serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    peerserver.exit_with_parent(a.parent_pid)
+    peerserver.announce(a.port_file, json.dumps(ports), "PORTS %s" % " ".join(map(str, ports)))
+    return peerserver.serve_forever(servers[0])
 
 
 if __name__ == "__main__":

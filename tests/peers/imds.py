@@ -62,15 +62,15 @@ Readiness: once listening, the chosen port is written atomically to
 import argparse
 import http.server
 import json
-import os
 import random
 import secrets
 import socket
-import socketserver
 import struct
 import sys
 import threading
 import time
+
+import peerserver
 
 MAX_TTL = 21600
 
@@ -388,11 +388,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return None
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
@@ -400,20 +395,11 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     a = ap.parse_args()
-    srv = Server((a.host, a.port), Handler)
+    srv = peerserver.Server((a.host, a.port), Handler)
     srv.state = State(a.config)
     port = srv.server_address[1]
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, a.port_file)
-    print("PORT %d" % port, flush=True)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    return 0
+    peerserver.announce(a.port_file, "%d\n" % port, "PORT %d" % port)
+    return peerserver.serve_forever(srv)
 
 
 if __name__ == "__main__":
