@@ -226,7 +226,7 @@ class Stack:
         for rec in read_jsonl(self.systemd_log) if self.tmp else []:
             if rec.get("pid"):
                 pids.add(rec["pid"])
-        for name in ("faultproxy", "dbusmock", "dbus", "imds", "moto"):
+        for name in ("faultproxy", "dbusmock", "dbus", "imds", "imds6", "moto"):
             kill_group(self.procs.pop(name, None))
         kill_group(self.procs.pop("autoscaling", None))
         for pid in pids:
@@ -561,6 +561,22 @@ class Stack:
         with open(port_file) as f:
             self.imds_port = int(f.read())
         self.imds_url = "http://127.0.0.1:%d" % self.imds_port
+
+    def start_imds_v6(self):
+        """A second IMDS emulator on [::1], same config and request log, for
+        the IPv6 endpoint (http://[fd00:ec2::254] on Nitro). Returns its URL."""
+        if "imds6" not in self.procs:
+            port_file = os.path.join(self.tmp, "imds", "port6")
+            logf = os.path.join(self.tmp, "log", "imds6.log")
+            log = open(logf, "ab")
+            self.procs["imds6"] = subprocess.Popen(
+                [DEBIAN_PY, os.path.join(PEERS, "imds.py"), "--config", self.imds_config_path, "--host", "::1",
+                 "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            log.close()
+            wait_for(lambda: os.path.exists(port_file), 20, "IPv6 imds emulator", self.procs["imds6"], logf)
+            with open(port_file) as f:
+                self.imds6_url = "http://[::1]:%d" % int(f.read())
+        return self.imds6_url
 
     # -------------------------------------------------------- kong wrapper --
     def _write_kong_wrapper(self):

@@ -254,6 +254,18 @@ class ImdsScenarios(AwsTestCase):
         self.assertExit(0, code)
         self.assertEqual(len(self.creds_reads()), 1, self.explain())
 
+    def test_ipv6_endpoint(self):
+        """imds_endpoint = http://[fd00:ec2::254] on IPv6-only Nitro
+        instances: the same IMDSv2 exchange over IPv6 (here [::1])."""
+        url = self.st.start_imds_v6()
+        self.assertTrue(url.startswith("http://[::1]:"), url)
+        # The only IMDS the agent is told about listens on ::1 alone, so
+        # every logged request came over IPv6.
+        code, out, err = self.run_timed(config=self.config(imds_endpoint=url))
+        self.assertBooted(code)
+        got = self.imds_paths()
+        self.assertEqual(Counter(got), Counter(self.expected()), self.explain())
+
     def test_credentials_from_the_environment(self):
         c = self.st.role_credentials
         env = {"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"],

@@ -395,7 +395,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     a = ap.parse_args()
-    srv = peerserver.Server((a.host, a.port), Handler)
+    srv = peerserver.server_for(a.host)((a.host, a.port), Handler)
     srv.state = State(a.config)
     port = srv.server_address[1]
     peerserver.announce(a.port_file, "%d\n" % port, "PORT %d" % port)

@@ -3,6 +3,7 @@ Pythons can import it: Debian's /usr/bin/python3 for imds.py and
 faultproxy.py, the pyenv python3 for autoscaling.py)."""
 import http.server
 import os
+import socket
 import socketserver
 import threading
 import time
@@ -12,6 +13,15 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+
+class Server6(Server):
+    """The same on IPv6 (IMDS's fd00:ec2::254 endpoint, tested on ::1)."""
+    address_family = socket.AF_INET6
+
+
+def server_for(host):
+    return Server6 if ":" in host else Server
 
 
 def announce(port_file, content, line):
