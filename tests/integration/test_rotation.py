@@ -86,9 +86,11 @@ class Rotation(LifecycleTestCase):
         self.assertEqual(self.reloads(), [], self.agent_story(a))
         # what a rotation Lambda does: setSecret (the database), then
         # finishSecret (AWSCURRENT moves)
+        # (taken before the update: the agent may reload before
+        # update_secret() has even returned)
+        changed = time.time()
         st.set_db_password(NEW_PASSWORD)
         st.update_secret(password=NEW_PASSWORD)
-        changed = time.time()
         self.wait_until(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 15,
                         "env file carries the new password", a)
         # one more interval or two: still exactly one reload
@@ -123,8 +125,8 @@ class Rotation(LifecycleTestCase):
             self.assertEqual(read_bytes(st.kong_env_file), old_env)
             self.assertEqual(self.reloads(), [], self.agent_story(a))
             self.assertEqual(st.kong_ready()[0], 200, "Kong lost its (still valid) old password")
-            st.set_db_password(NEW_PASSWORD)
             db_changed = time.time()
+            st.set_db_password(NEW_PASSWORD)
             self.wait_until(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 45,
                             "env file updated once Postgres takes the new password", a)
             time.sleep(3)
