@@ -1,15 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "awserror.h"
 
-#include <cjson/cJSON.h>
-
 #include "http.h"
-
-static const char *json_string(const cJSON *o, const char *name)
-{
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
-}
+#include "json.h"
 
 int aws_parse_json_error(const char *body, size_t len, char **ret_code, char **ret_message)
 {

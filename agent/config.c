@@ -432,7 +432,6 @@ static int validate_one(const Config *c, ConfigKey k, Error *err)
         const char *v = c->settings[k].value, *src = c->settings[k].source;
         _cleanup_free_ char *shown = sanitize_for_log(v, 128);
         uint64_t u;
-        usec_t us;
         uint16_t port;
 
         if (isempty(v))
@@ -440,7 +439,7 @@ static int validate_one(const Config *c, ConfigKey k, Error *err)
         switch (keys[k].type) {
         case T_STRING: return 0;
         case T_SECONDS:
-                if (parse_seconds(v, &us) < 0 || parse_uint64(v, &u) < 0 || u > 86400 * 7)
+                if (parse_uint64(v, &u) < 0 || u > 86400 * 7)
                         return error_set(err, -EINVAL,
                                          "%s from %s: '%s' is not a number of seconds (0..604800)",
                                          keys[k].name, src, shown);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "imds.h"
 
-#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <stddef.h>
 
 #include "config.h"
+#include "json.h"
 #include "log.h"
 
 /* Six hours, the most IMDS allows: one token serves a whole boot. */
@@ -352,12 +352,6 @@ int imds_get_user_data(Imds *m, Buf *ret, Error *err)
         buf_puts(ret, data);
         free(data);
         return 0;
-}
-
-static const char *json_string(const cJSON *o, const char *name)
-{
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 int imds_parse_credentials(const char *json, size_t len, AwsCredentials *ret, Error *err)

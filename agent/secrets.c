@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "secrets.h"
 
-#include <cjson/cJSON.h>
 #include <malloc.h>
 #include <stdio.h>
 
 #include "awserror.h"
+#include "json.h"
 #include "log.h"
 
 #define SECRET_MAX_RESPONSE     (256 * 1024) /* a secret is at most 64 KiB, base64 and JSON add to it */
@@ -43,12 +43,6 @@ void db_secret_done(DbSecret *s)
         free(s->username);
         secret_free(s->password);
         *s = (DbSecret){ 0 };
-}
-
-static const char *json_string(const cJSON *o, const char *name)
-{
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error *err)

@@ -22,23 +22,25 @@ def password_fragments(pw=Stack.PASSWORD):
     return sorted(frags)
 
 
+def start_stack(**kw):
+    """A started Stack, or StackError (loudly) when a peer or the agent
+    binary is missing; nothing is left running on failure."""
+    st = Stack(**kw)
+    st.__enter__()
+    if not os.access(st.agent_bin, os.X_OK):
+        st.__exit__(None, None, None)
+        raise StackError("agent binary not found: %s (meson setup build && ninja -C build, "
+                         "or set KONG_BOOTSTRAP_BIN)" % st.agent_bin)
+    return st
+
+
 class StackTestCase(unittest.TestCase):
     """One Stack per test class; fresh DB, unit, logs, files per test."""
     st = None
 
     @classmethod
     def setUpClass(cls):
-        cls.st = Stack()
-        try:
-            cls.st.__enter__()
-        except BaseException:
-            cls.st = None
-            raise
-        if not os.access(cls.st.agent_bin, os.X_OK):
-            cls.st.__exit__(None, None, None)
-            cls.st = None
-            raise StackError("agent binary not found: %s (meson setup build && ninja -C build, "
-                             "or set KONG_BOOTSTRAP_BIN)" % Stack().agent_bin)
+        cls.st = start_stack()
 
     @classmethod
     def tearDownClass(cls):

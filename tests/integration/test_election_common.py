@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from common import Stack, StackError  # noqa: F401  (sys.path set up by common)
+from common import Stack, StackError, start_stack  # noqa: F401  (sys.path set up by common)
 
 EXIT_OK, EXIT_DB, EXIT_MIGRATIONS = 0, 13, 14
 LOCK_NAME = "kong-bootstrap/migrations/%s/%s"
@@ -66,17 +66,7 @@ class FleetTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.st = Stack(fleet=cls.FLEET)
-        try:
-            cls.st.__enter__()
-        except BaseException:
-            cls.st = None
-            raise
-        if not os.access(cls.st.agent_bin, os.X_OK):
-            cls.st.__exit__(None, None, None)
-            cls.st = None
-            raise StackError("agent binary not found (meson setup build && ninja -C build, "
-                             "or set KONG_BOOTSTRAP_BIN)")
+        cls.st = start_stack(fleet=cls.FLEET)
 
     @classmethod
     def tearDownClass(cls):
