@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* What a boot learns, shared by the boot sequence (run.c) and the daemon
- * that stays afterwards (daemon.c). */
+/* The boot stages and what a boot learns (Boot), shared by the commands
+ * (command-run.c, command-render.c, command-check.c) and the daemon that
+ * stays afterwards (daemon.c). Each stage logs its own record when it is
+ * done; on failure it fills err and the caller decides (boot_fail()). */
 
+#include "config.h"
 #include "db.h"
 #include "imds.h"
+#include "log.h"
 #include "secrets.h"
 
 typedef struct Boot {
@@ -27,6 +31,16 @@ typedef struct Boot {
 
 void boot_done(Boot *b);
 
+/* The record, STATUS= line and exit status of a failed stage. */
+int boot_fail(const Boot *b, Stage s, const Error *err);
+
+/* Who and where we are (IMDSv2), and the role's credentials. */
+int boot_imds(Boot *b, Error *err);
+
+/* Instance tags kong-bootstrap:<key> and user-data join the configuration,
+ * below the environment and --set; then the whole is validated. */
+int boot_instance_config(Boot *b, Error *err);
+
 /* Role credentials near Expiration (or rejected as expired: 'force') are
  * replaced by the ones IMDS offers by then. */
 int boot_refresh_credentials(Boot *b, bool force, Error *err);
@@ -39,6 +53,13 @@ int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err);
  * parameters (b->secret, b->db). */
 int boot_secret(Boot *b, Error *err);
 
+/* Waits until Postgres takes our credentials; the connection stays open
+ * (b->lock_conn): it is the one that holds the migration lock. */
+int boot_database(Boot *b, Error *err);
+
+/* The election and `kong migrations` (see boot.c). */
+int boot_migrations(Boot *b, Error *err);
+
 /* Renders kong.conf and the env file into b->kong_conf and b->env_file;
  * 'for_display': provenance comments, password redacted. */
 int boot_render(Boot *b, bool for_display, Error *err);
@@ -47,11 +68,15 @@ int boot_render(Boot *b, bool for_display, Error *err);
  * if its content changed; *ret_changed (optional) says if either did. */
 int boot_write_files(Boot *b, bool *ret_changed, Error *err);
 
+/* StartUnit of kong_unit, and Kong's /status/ready. */
+int boot_start_kong(Boot *b, Error *err);
+int boot_wait_ready(Boot *b, Error *err);
+
 /* Completes lifecycle hook 'hook' with 'result' (CONTINUE or ABANDON).
  * 0 when done or when AWS has no active action for us (logged), negative
  * with err otherwise. */
 int boot_complete_lifecycle(Boot *b, const char *hook, const char *result, Error *err);
 
-/* Stays after the boot: rotation and termination watchers, SIGTERM drain,
- * watchdog. Returns the exit status. */
-int daemon_run(Boot *b);
+/* RecordLifecycleActionHeartbeat for 'hook'; >0 when AWS has no active
+ * action for us. */
+int boot_record_heartbeat(Boot *b, const char *hook, Error *err);

@@ -24,7 +24,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
-#include "boot.h"
+#include "daemon.h"
 #include "log.h"
 #include "notify.h"
 #include "ready.h"

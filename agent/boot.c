@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "run.h"
+#include "boot.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "autoscaling.h"
-#include "boot.h"
 #include "db.h"
 #include "fileio.h"
 #include "imds.h"
@@ -14,6 +13,7 @@
 #include "notify.h"
 #include "ready.h"
 #include "render.h"
+#include "run.h"
 #include "secrets.h"
 #include "systemd.h"
 #include "userdata.h"
@@ -57,7 +57,7 @@ int exit_status_for_stage(Stage s)
         }
 }
 
-static int fail(const Boot *b, Stage s, const Error *err)
+int boot_fail(const Boot *b, Stage s, const Error *err)
 {
         int status = exit_status_for_stage(s);
         log_stage_failed(s, b->started, status, err->msg);
@@ -90,7 +90,7 @@ static bool credentials_from_environment(AwsCredentials *ret)
 }
 
 /* Step 2: who and where we are, and the role's credentials. */
-static int boot_imds(Boot *b, Error *err)
+int boot_imds(Boot *b, Error *err)
 {
         const Config *c = b->config;
         usec_t started = now_usec();
@@ -125,7 +125,7 @@ static int boot_imds(Boot *b, Error *err)
 
 /* Step 1, second half: instance tags kong-bootstrap:<key> and user-data
  * join the configuration, below the environment and --set. */
-static int boot_instance_config(Boot *b, Error *err)
+int boot_instance_config(Boot *b, Error *err)
 {
         usec_t started = now_usec();
         _cleanup_strv_ char **keys = NULL, **values = NULL;
@@ -283,7 +283,7 @@ static int reread_secret(Boot *b, Error *err)
 
 /* Step 4: wait until Postgres takes our credentials. The connection stays
  * open: it is the one that holds the migration lock. */
-static int boot_database(Boot *b, Error *err)
+int boot_database(Boot *b, Error *err)
 {
         usec_t started = now_usec();
         const Config *c = b->config;
@@ -329,7 +329,7 @@ static int boot_database(Boot *b, Error *err)
  * the lock exclusively and leads; the others wait on it shared, wake
  * together when the leader is done and each inspects the schema (Kong's
  * `list`) in parallel. A waiter that still finds work competes to lead. */
-static int boot_migrations(Boot *b, Error *err)
+int boot_migrations(Boot *b, Error *err)
 {
         usec_t started = now_usec();
         usec_t deadline = started + config_get_seconds(b->config, CONF_MIGRATIONS_WAIT_TIMEOUT);
@@ -418,7 +418,7 @@ int boot_write_files(Boot *b, bool *ret_changed, Error *err)
 }
 
 /* Step 7. */
-static int boot_start_kong(Boot *b, Error *err)
+int boot_start_kong(Boot *b, Error *err)
 {
         const char *unit = config_get(b->config, CONF_KONG_UNIT);
         usec_t started = now_usec();
@@ -444,7 +444,7 @@ static bool kong_unit_failed(void *userdata, Error *err)
         return true;
 }
 
-static int boot_wait_ready(Boot *b, Error *err)
+int boot_wait_ready(Boot *b, Error *err)
 {
         usec_t started = now_usec();
         int r = kong_wait_ready(config_get(b->config, CONF_STATUS_LISTEN),
@@ -483,213 +483,15 @@ int boot_complete_lifecycle(Boot *b, const char *hook, const char *result, Error
         return 0;
 }
 
-/* While a boot waits on something slow (migrations above all), the launch
- * hook's timeout must not run out: RecordLifecycleActionHeartbeat every
- * lifecycle_heartbeat_interval. Runs from notify_extend_timeout(). */
-typedef struct Heartbeat {
-        Boot *boot;
-        usec_t last;
-        usec_t interval;
-        bool busy;
-} Heartbeat;
-
-static void heartbeat_keepalive(void *userdata)
+/* A heartbeat for the launch hook, so that its timeout does not run out
+ * while the boot waits on something slow. */
+int boot_record_heartbeat(Boot *b, const char *hook, Error *err)
 {
-        Heartbeat *h = userdata;
-        Boot *b = h->boot;
-        usec_t now = now_usec();
-        Error err;
-
-        if (h->busy || now - h->last < h->interval)
-                return;
-        h->busy = true; /* the call below waits, and waits call us */
-        h->last = now;
-        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
         _cleanup_free_ char *url = aws_endpoint_url(b, CONF_AUTOSCALING_ENDPOINT, "autoscaling");
         AwsEndpoint ep = { url, b->region, &b->credentials, 20 * USEC_PER_SEC };
         LifecycleAction a = { b->group, hook, b->instance.instance_id };
-        int r = boot_refresh_credentials(b, false, &err);
-        if (r >= 0)
-                r = autoscaling_record_heartbeat(&ep, &a, &err);
+        int r = boot_refresh_credentials(b, false, err);
         if (r < 0)
-                log_warning(STAGE_LIFECYCLE, "heartbeat for lifecycle hook '%s' failed: %s", hook, err.msg);
-        else if (r == 0)
-                log_info(STAGE_LIFECYCLE, "heartbeat sent for lifecycle hook '%s' (%llu s into the boot)",
-                         hook, (unsigned long long)((now - b->started) / USEC_PER_SEC));
-        h->busy = false;
-}
-
-/* A failed boot: its record, systemd's status line, and with a launch
- * hook ABANDON, so that the group replaces this instance. */
-static int fail_boot(Boot *b, Stage s, const Error *err)
-{
-        int status = fail(b, s, err);
-        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
-        Error e;
-
-        if (s == STAGE_LIFECYCLE || isempty(hook) || isempty(b->group) || !b->region ||
-            !b->credentials.access_key_id)
-                return status;
-        if (boot_complete_lifecycle(b, hook, "ABANDON", &e) < 0)
-                log_error(STAGE_LIFECYCLE, "cannot abandon lifecycle hook '%s': %s", hook, e.msg);
-        return status;
-}
-
-int command_run(Config *c, bool oneshot)
-{
-        Boot b = { .config = c, .started = now_usec() };
-        Heartbeat heartbeat = { .boot = &b };
-        Error err = { "" };
-        int status = EXIT_OK;
-
-#define STEP(stage, call)                                    \
-        do {                                                 \
-                if ((call) < 0) {                            \
-                        status = fail_boot(&b, stage, &err); \
-                        goto out;                            \
-                }                                            \
-        } while (0)
-
-        STEP(STAGE_IMDS, boot_imds(&b, &err));
-        STEP(STAGE_CONFIG, boot_instance_config(&b, &err));
-        if (config_is_set(c, CONF_LIFECYCLE_HOOK)) {
-                heartbeat.last = now_usec();
-                heartbeat.interval = config_get_seconds(c, CONF_LIFECYCLE_HEARTBEAT_INTERVAL);
-                notify_set_keepalive(heartbeat_keepalive, &heartbeat);
-        }
-        STEP(STAGE_SECRETS, boot_secret(&b, &err));
-        STEP(STAGE_DATABASE, boot_database(&b, &err));
-        STEP(STAGE_RENDER, boot_render(&b, false, &err));
-        STEP(STAGE_MIGRATIONS, boot_migrations(&b, &err));
-        STEP(STAGE_RENDER, boot_write_files(&b, NULL, &err));
-        STEP(STAGE_START, boot_start_kong(&b, &err));
-        STEP(STAGE_READY, boot_wait_ready(&b, &err));
-        notify_set_keepalive(NULL, NULL);
-        if (config_is_set(c, CONF_LIFECYCLE_HOOK))
-                STEP(STAGE_LIFECYCLE,
-                     boot_complete_lifecycle(&b, config_get(c, CONF_LIFECYCLE_HOOK), "CONTINUE", &err));
-#undef STEP
-
-        usec_t took = now_usec() - b.started;
-        log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");
-        char ready_status[64];
-        snprintf(ready_status, sizeof(ready_status), "Kong ready in %llu.%llu s",
-                 (unsigned long long)(took / USEC_PER_SEC),
-                 (unsigned long long)(took % USEC_PER_SEC / 100000));
-        notify_ready(ready_status);
-        if (!oneshot)
-                status = daemon_run(&b);
-out:
-        notify_set_keepalive(NULL, NULL);
-        boot_done(&b);
-        return status;
-}
-
-static void print_diff(const Boot *b, bool env_would_change)
-{
-        const char *path = config_get(b->config, CONF_KONG_CONF);
-        Buf old = { 0 };
-        Error e;
-
-        if (read_file_limited(path, 4 * 1024 * 1024, &old, &e) < 0)
-                printf("# %s: would be created\n%s", path, b->kong_conf.data);
-        else if (streq(old.data, b->kong_conf.data))
-                printf("# %s: unchanged\n", path);
-        else {
-                _cleanup_free_ char *d = render_diff(old.data, b->kong_conf.data);
-                printf("# %s: would change\n%s", path, d);
-        }
-        buf_done(&old);
-        printf("# %s: %s (content not shown: it holds the password)\n",
-               config_get(b->config, CONF_KONG_ENV_FILE), env_would_change ? "would change" : "unchanged");
-}
-
-int command_render(Config *c, bool diff)
-{
-        Boot b = { .config = c, .started = now_usec() };
-        Error err = { "" };
-        int status = EXIT_OK;
-
-        if (boot_imds(&b, &err) < 0)
-                status = fail(&b, STAGE_IMDS, &err);
-        else if (boot_instance_config(&b, &err) < 0)
-                status = fail(&b, STAGE_CONFIG, &err);
-        else if (boot_secret(&b, &err) < 0)
-                status = fail(&b, STAGE_SECRETS, &err);
-        else if (diff) {
-                /* Compare what run would write, byte for byte. */
-                Buf env_real = { 0 }, env_old = { 0 };
-                bool env_changed = true;
-                if (boot_render(&b, false, &err) < 0)
-                        status = fail(&b, STAGE_RENDER, &err);
-                else {
-                        env_real = b.env_file;
-                        b.env_file = (Buf){ 0 };
-                        if (read_file_limited(config_get(c, CONF_KONG_ENV_FILE), 64 * 1024, &env_old,
-                                              NULL) >= 0)
-                                env_changed = !streq(env_old.data, env_real.data);
-                        print_diff(&b, env_changed);
-                }
-                buf_done(&env_real);
-                buf_done(&env_old);
-        } else if (boot_render(&b, true, &err) < 0)
-                status = fail(&b, STAGE_RENDER, &err);
-        else
-                printf("# ---- %s ----\n%s\n# ---- %s (mode 0600) ----\n%s", config_get(c, CONF_KONG_CONF),
-                       b.kong_conf.data, config_get(c, CONF_KONG_ENV_FILE), b.env_file.data);
-        boot_done(&b);
-        return status;
-}
-
-static void check_line(bool ok, const char *what, const char *detail)
-{
-        printf("%-4s %-9s %s\n", ok ? "ok" : "FAIL", what, detail);
-        (void)fflush(stdout);
-}
-
-int command_check(Config *c, const char *config_path)
-{
-        Boot b = { .config = c, .started = now_usec() };
-        Error err = { "" };
-        int status = EXIT_OK;
-        char line[1200];
-
-        if (boot_imds(&b, &err) < 0) {
-                check_line(false, "imds", err.msg);
-                status = EXIT_IMDS;
-                goto out;
-        }
-        snprintf(line, sizeof(line), "instance %s in %s, role %s", b.instance.instance_id,
-                 b.instance.availability_zone, b.role);
-        check_line(true, "imds", line);
-        if (boot_instance_config(&b, &err) < 0) {
-                check_line(false, "config", err.msg);
-                status = EXIT_CONFIG;
-                goto out;
-        }
-        check_line(true, "config", config_path);
-        if (boot_secret(&b, &err) < 0) {
-                check_line(false, "secrets", err.msg);
-                status = EXIT_SECRETS;
-                goto out;
-        }
-        snprintf(line, sizeof(line), "%s (version %s)", b.secret.arn, b.secret.version_id);
-        check_line(true, "secrets", line);
-        if (boot_render(&b, true, &err) < 0) {
-                check_line(false, "render", err.msg);
-                status = EXIT_RENDER;
-                goto out;
-        }
-        check_line(true, "render", "kong.conf and env file can be written from this configuration");
-        /* One attempt, no waiting: check says how things are now. */
-        if (db_wait(&b.db, 0, &b.lock_conn, NULL, &err) < 0) {
-                check_line(false, "postgres", err.msg);
-                status = EXIT_DATABASE;
-                goto out;
-        }
-        snprintf(line, sizeof(line), "%s:%s/%s as %s", b.db.host, b.db.port, b.db.dbname, b.db.user);
-        check_line(true, "postgres", line);
-out:
-        boot_done(&b);
-        return status;
+                return r;
+        return autoscaling_record_heartbeat(&ep, &a, err);
 }
