@@ -6,6 +6,7 @@
 
 #include "awserror.h"
 #include "log.h"
+#include "retry.h"
 
 #define AUTOSCALING_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
 #define AUTOSCALING_MAX_BODY        (64 * 1024)
@@ -79,13 +80,13 @@ static int call(const AwsEndpoint *ep, const char *action, const LifecycleAction
                         long status = resp.status;
                         if (status == 200) {
                                 http_response_done(&resp);
-                                return 0;
+                                return LIFECYCLE_DONE;
                         }
                         _cleanup_free_ char *code = NULL, *message = NULL;
                         aws_parse_error(resp.body.data, resp.body.len, &code, &message);
                         http_response_done(&resp);
                         if (message && strstr(message, "No active Lifecycle Action found"))
-                                return 1;
+                                return LIFECYCLE_NO_ACTIVE_ACTION;
                         _cleanup_free_ char *explained = explain(code, action);
                         r = error_set(err, -EPROTO,
                                       "%s for hook '%s' of group '%s' failed: %s%s(HTTP %ld%s%s%s%s)",

@@ -20,11 +20,19 @@ typedef struct LifecycleAction {
         const char *instance_id;
 } LifecycleAction;
 
-/* result: "CONTINUE" or "ABANDON". Returns 0, or 1 when AWS says there is
- * no active lifecycle action for the instance (not an error: the hook
- * timed out, or the instance was not launched through it). */
+typedef enum LifecycleOutcome {
+        LIFECYCLE_DONE = 0,
+        /* AWS has no active lifecycle action for the instance: not an
+         * error (the hook timed out, was completed already, or the instance
+         * was not launched through it). */
+        LIFECYCLE_NO_ACTIVE_ACTION = 1,
+} LifecycleOutcome;
+
+/* result: "CONTINUE" or "ABANDON". A LifecycleOutcome, or negative with
+ * err. */
 int autoscaling_complete_lifecycle_action(const AwsEndpoint *ep, const LifecycleAction *a,
                                           const char *result, Error *err);
+/* The same outcomes. */
 int autoscaling_record_heartbeat(const AwsEndpoint *ep, const LifecycleAction *a, Error *err);
 
 /* application/x-www-form-urlencoded value (RFC 3986 unreserved kept). */

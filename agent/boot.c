@@ -13,7 +13,7 @@
 #include "notify.h"
 #include "ready.h"
 #include "render.h"
-#include "run.h"
+#include "retry.h"
 #include "secrets.h"
 #include "systemd.h"
 #include "userdata.h"
@@ -41,25 +41,9 @@ void boot_done(Boot *b)
         buf_done(&b->env_file);
 }
 
-int exit_status_for_stage(Stage s)
-{
-        switch (s) {
-        case STAGE_CONFIG: return EXIT_CONFIG;
-        case STAGE_IMDS: return EXIT_IMDS;
-        case STAGE_SECRETS: return EXIT_SECRETS;
-        case STAGE_DATABASE: return EXIT_DATABASE;
-        case STAGE_MIGRATIONS: return EXIT_MIGRATIONS;
-        case STAGE_RENDER: return EXIT_RENDER;
-        case STAGE_START: return EXIT_SYSTEMD;
-        case STAGE_READY: return EXIT_READY;
-        case STAGE_LIFECYCLE: return EXIT_LIFECYCLE;
-        default: return EXIT_INTERNAL;
-        }
-}
-
 int boot_fail(const Boot *b, Stage s, const Error *err)
 {
-        int status = exit_status_for_stage(s);
+        int status = stage_exit_status(s);
         log_stage_failed(s, b->started, status, err->msg);
         notify_status("failed at %s: %s", stage_name(s), err->msg);
         return status;
@@ -89,7 +73,6 @@ static bool credentials_from_environment(AwsCredentials *ret)
         return true;
 }
 
-/* Step 2: who and where we are, and the role's credentials. */
 int boot_imds(Boot *b, Error *err)
 {
         const Config *c = b->config;
@@ -123,8 +106,6 @@ int boot_imds(Boot *b, Error *err)
         return 0;
 }
 
-/* Step 1, second half: instance tags kong-bootstrap:<key> and user-data
- * join the configuration, below the environment and --set. */
 int boot_instance_config(Boot *b, Error *err)
 {
         usec_t started = now_usec();
@@ -160,7 +141,7 @@ int boot_instance_config(Boot *b, Error *err)
                 r = userdata_extract(user_data.data, user_data.len, &text, &origin, err);
                 if (r < 0)
                         return r;
-                if (r > 0) {
+                if (r == USERDATA_FOUND) {
                         r = config_load_text(b->config, CONFIG_LAYER_USERDATA, text, strlen(text), origin,
                                              err);
                         if (r < 0)
@@ -212,7 +193,7 @@ int boot_refresh_credentials(Boot *b, bool force, Error *err)
         return 0;
 }
 
-/* Step 3: the database credentials. */
+/* The configured endpoint, or AWS's own for the region. */
 static char *aws_endpoint_url(const Boot *b, ConfigKey k, const char *service)
 {
         if (config_is_set(b->config, k))
@@ -281,8 +262,6 @@ static int reread_secret(Boot *b, Error *err)
         return boot_secret(b, err);
 }
 
-/* Step 4: wait until Postgres takes our credentials. The connection stays
- * open: it is the one that holds the migration lock. */
 int boot_database(Boot *b, Error *err)
 {
         usec_t started = now_usec();
@@ -325,7 +304,7 @@ int boot_database(Boot *b, Error *err)
         return 0;
 }
 
-/* Step 5: one node at a time changes the schema. The first to try takes
+/* One node at a time changes the schema. The first to try takes
  * the lock exclusively and leads; the others wait on it shared, wake
  * together when the leader is done and each inspects the schema (Kong's
  * `list`) in parallel. A waiter that still finds work competes to lead. */
@@ -358,7 +337,7 @@ int boot_migrations(Boot *b, Error *err)
                         log_warning(STAGE_MIGRATIONS,
                                     "cannot release the migration lock (closing the connection does): %s",
                                     unlock_err.msg);
-                if (r != 1)
+                if (r != MIGRATIONS_NEED_LEADER)
                         break;
                 if (now_usec() >= deadline) {
                         r = error_set(err, -ETIMEDOUT,
@@ -379,7 +358,7 @@ int boot_migrations(Boot *b, Error *err)
         return 0;
 }
 
-/* Step 6, first half: both files as bytes, before anything changes. */
+/* Both files as bytes, before anything changes. */
 int boot_render(Boot *b, bool for_display, Error *err)
 {
         int r = render_kong_conf(b->config, &b->db, b->instance.vpc_cidrs, for_display, &b->kong_conf, err);
@@ -388,7 +367,7 @@ int boot_render(Boot *b, bool for_display, Error *err)
         return render_env_file(&b->db, for_display, &b->env_file, err);
 }
 
-/* Step 6, second half. kong.conf first: the env file's presence in /run is
+/* kong.conf first: the env file's presence in /run is
  * what tells kong.service that this boot's config is complete. */
 int boot_write_files(Boot *b, bool *ret_changed, Error *err)
 {
@@ -417,7 +396,6 @@ int boot_write_files(Boot *b, bool *ret_changed, Error *err)
         return 0;
 }
 
-/* Step 7. */
 int boot_start_kong(Boot *b, Error *err)
 {
         const char *unit = config_get(b->config, CONF_KONG_UNIT);
@@ -471,7 +449,7 @@ int boot_complete_lifecycle(Boot *b, const char *hook, const char *result, Error
         r = autoscaling_complete_lifecycle_action(&ep, &a, result, err);
         if (r < 0)
                 return r;
-        if (r > 0)
+        if (r == LIFECYCLE_NO_ACTIVE_ACTION)
                 log_notice(STAGE_LIFECYCLE,
                            "no active lifecycle action for hook '%s' of group '%s' (it timed out, was "
                            "completed "
@@ -494,4 +472,22 @@ int boot_record_heartbeat(Boot *b, const char *hook, Error *err)
         if (r < 0)
                 return r;
         return autoscaling_record_heartbeat(&ep, &a, err);
+}
+
+int boot_run_steps(Boot *b, const BootStep *steps, size_t n, Stage *ret_failed, Error *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                int r = steps[i].run(b, err);
+                if (r < 0) {
+                        *ret_failed = steps[i].stage;
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int boot_prepare(Boot *b, Stage *ret_failed, Error *err)
+{
+        static const BootStep steps[] = { BOOT_PREPARE_STEPS };
+        return boot_run_steps(b, steps, ELEMENTSOF(steps), ret_failed, err);
 }

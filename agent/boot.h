@@ -41,6 +41,26 @@ int boot_imds(Boot *b, Error *err);
  * below the environment and --set; then the whole is validated. */
 int boot_instance_config(Boot *b, Error *err);
 
+/* A step of a command: a stage function and the stage it fails as. */
+typedef struct BootStep {
+        Stage stage;
+        int (*run)(Boot *b, Error *err);
+} BootStep;
+
+/* The opening steps every command takes: who and where we are, the
+ * instance's own configuration (tags, user-data), the secret. */
+#define BOOT_PREPARE_STEPS                                                 \
+        { STAGE_IMDS, boot_imds }, { STAGE_CONFIG, boot_instance_config }, \
+        {                                                                  \
+                STAGE_SECRETS, boot_secret                                 \
+        }
+
+/* Runs 'steps' in order up to the first failure, whose stage goes to
+ * *ret_failed. */
+int boot_run_steps(Boot *b, const BootStep *steps, size_t n, Stage *ret_failed, Error *err);
+/* The BOOT_PREPARE_STEPS alone (render, and whoever needs no more). */
+int boot_prepare(Boot *b, Stage *ret_failed, Error *err);
+
 /* Role credentials near Expiration (or rejected as expired: 'force') are
  * replaced by the ones IMDS offers by then. */
 int boot_refresh_credentials(Boot *b, bool force, Error *err);

@@ -1,9 +1,37 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "run.h"
+#include "command-check.h"
 
 #include <stdio.h>
 
 #include "boot.h"
+
+/* One attempt, no waiting: check says how things are now. The connection
+ * is closed at once; check takes no lock. */
+static int database_once(Boot *b, Error *err)
+{
+        return db_wait(&b->db, 0, &b->lock_conn, NULL, err);
+}
+
+static int render_redacted(Boot *b, Error *err)
+{
+        return boot_render(b, true, err);
+}
+
+/* What a passed step shows. */
+static char *describe(const Boot *b, Stage s, const char *config_path)
+{
+        switch (s) {
+        case STAGE_IMDS:
+                return xasprintf("instance %s in %s, role %s", b->instance.instance_id,
+                                 b->instance.availability_zone, b->role);
+        case STAGE_CONFIG: return xstrdup(config_path);
+        case STAGE_SECRETS: return xasprintf("%s (version %s)", b->secret.arn, b->secret.version_id);
+        case STAGE_RENDER: return xstrdup("kong.conf and env file can be written from this configuration");
+        case STAGE_DATABASE:
+                return xasprintf("%s:%s/%s as %s", b->db.host, b->db.port, b->db.dbname, b->db.user);
+        default: return xstrdup("");
+        }
+}
 
 static void check_line(bool ok, const char *what, const char *detail)
 {
@@ -13,47 +41,27 @@ static void check_line(bool ok, const char *what, const char *detail)
 
 int command_check(Config *c, const char *config_path)
 {
+        static const BootStep steps[] = {
+                BOOT_PREPARE_STEPS,
+                { STAGE_RENDER, render_redacted },
+                { STAGE_DATABASE, database_once },
+        };
         Boot b = { .config = c, .started = now_usec() };
-        Error err = { "" };
         int status = EXIT_OK;
-        char line[1200];
 
-        if (boot_imds(&b, &err) < 0) {
-                check_line(false, "imds", err.msg);
-                status = EXIT_IMDS;
-                goto out;
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                Stage s = steps[i].stage;
+                Error err = { "" };
+                /* The database check is named for its peer, as before. */
+                const char *what = s == STAGE_DATABASE ? "postgres" : stage_name(s);
+                if (boot_run_steps(&b, &steps[i], 1, &s, &err) < 0) {
+                        check_line(false, what, err.msg);
+                        status = stage_exit_status(s);
+                        break;
+                }
+                _cleanup_free_ char *detail = describe(&b, s, config_path);
+                check_line(true, what, detail);
         }
-        snprintf(line, sizeof(line), "instance %s in %s, role %s", b.instance.instance_id,
-                 b.instance.availability_zone, b.role);
-        check_line(true, "imds", line);
-        if (boot_instance_config(&b, &err) < 0) {
-                check_line(false, "config", err.msg);
-                status = EXIT_CONFIG;
-                goto out;
-        }
-        check_line(true, "config", config_path);
-        if (boot_secret(&b, &err) < 0) {
-                check_line(false, "secrets", err.msg);
-                status = EXIT_SECRETS;
-                goto out;
-        }
-        snprintf(line, sizeof(line), "%s (version %s)", b.secret.arn, b.secret.version_id);
-        check_line(true, "secrets", line);
-        if (boot_render(&b, true, &err) < 0) {
-                check_line(false, "render", err.msg);
-                status = EXIT_RENDER;
-                goto out;
-        }
-        check_line(true, "render", "kong.conf and env file can be written from this configuration");
-        /* One attempt, no waiting: check says how things are now. */
-        if (db_wait(&b.db, 0, &b.lock_conn, NULL, &err) < 0) {
-                check_line(false, "postgres", err.msg);
-                status = EXIT_DATABASE;
-                goto out;
-        }
-        snprintf(line, sizeof(line), "%s:%s/%s as %s", b.db.host, b.db.port, b.db.dbname, b.db.user);
-        check_line(true, "postgres", line);
-out:
         boot_done(&b);
         return status;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "run.h"
+#include "command-render.h"
 
 #include <stdio.h>
 
@@ -26,37 +26,39 @@ static void print_diff(const Boot *b, bool env_would_change)
                config_get(b->config, CONF_KONG_ENV_FILE), env_would_change ? "would change" : "unchanged");
 }
 
+static int render_exact(Boot *b, Error *err)
+{
+        return boot_render(b, false, err);
+}
+
+static int render_redacted(Boot *b, Error *err)
+{
+        return boot_render(b, true, err);
+}
+
 int command_render(Config *c, bool diff)
 {
+        /* --diff compares what run would write, byte for byte; the plain
+         * output shows each setting's source and hides the password. */
+        const BootStep steps[] = {
+                BOOT_PREPARE_STEPS,
+                { STAGE_RENDER, diff ? render_exact : render_redacted },
+        };
         Boot b = { .config = c, .started = now_usec() };
         Error err = { "" };
+        Stage failed;
         int status = EXIT_OK;
 
-        if (boot_imds(&b, &err) < 0)
-                status = boot_fail(&b, STAGE_IMDS, &err);
-        else if (boot_instance_config(&b, &err) < 0)
-                status = boot_fail(&b, STAGE_CONFIG, &err);
-        else if (boot_secret(&b, &err) < 0)
-                status = boot_fail(&b, STAGE_SECRETS, &err);
+        if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0)
+                status = boot_fail(&b, failed, &err);
         else if (diff) {
-                /* Compare what run would write, byte for byte. */
-                Buf env_real = { 0 }, env_old = { 0 };
+                Buf env_old = { 0 };
                 bool env_changed = true;
-                if (boot_render(&b, false, &err) < 0)
-                        status = boot_fail(&b, STAGE_RENDER, &err);
-                else {
-                        env_real = b.env_file;
-                        b.env_file = (Buf){ 0 };
-                        if (read_file_limited(config_get(c, CONF_KONG_ENV_FILE), 64 * 1024, &env_old,
-                                              NULL) >= 0)
-                                env_changed = !streq(env_old.data, env_real.data);
-                        print_diff(&b, env_changed);
-                }
-                buf_done(&env_real);
+                if (read_file_limited(config_get(c, CONF_KONG_ENV_FILE), 64 * 1024, &env_old, NULL) >= 0)
+                        env_changed = !streq(env_old.data, b.env_file.data);
                 buf_done(&env_old);
-        } else if (boot_render(&b, true, &err) < 0)
-                status = boot_fail(&b, STAGE_RENDER, &err);
-        else
+                print_diff(&b, env_changed);
+        } else
                 printf("# ---- %s ----\n%s\n# ---- %s (mode 0600) ----\n%s", config_get(c, CONF_KONG_CONF),
                        b.kong_conf.data, config_get(c, CONF_KONG_ENV_FILE), b.env_file.data);
         boot_done(&b);

@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "run.h"
+#include "command-run.h"
 
 #include <stdio.h>
 
+#include "autoscaling.h"
 #include "boot.h"
 #include "daemon.h"
 #include "notify.h"
+#include "retry.h"
 
 /* While a boot waits on something slow (migrations above all), the launch
  * hook's timeout must not run out: RecordLifecycleActionHeartbeat every
- * lifecycle_heartbeat_interval. Runs from notify_extend_timeout(). */
+ * lifecycle_heartbeat_interval, from retry_waiting(). Until the instance's
+ * configuration is known (tags and user-data may name the hook) it does
+ * nothing. */
 typedef struct Heartbeat {
         Boot *boot;
         usec_t last;
-        usec_t interval;
         bool busy;
 } Heartbeat;
 
@@ -21,18 +24,19 @@ static void heartbeat_keepalive(void *userdata)
 {
         Heartbeat *h = userdata;
         Boot *b = h->boot;
+        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
         usec_t now = now_usec();
         Error err;
 
-        if (h->busy || now - h->last < h->interval)
+        if (h->busy || isempty(hook) || isempty(b->group) || !b->region ||
+            now - h->last < config_get_seconds(b->config, CONF_LIFECYCLE_HEARTBEAT_INTERVAL))
                 return;
         h->busy = true; /* the call below waits, and waits call us */
         h->last = now;
-        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
         int r = boot_record_heartbeat(b, hook, &err);
         if (r < 0)
                 log_warning(STAGE_LIFECYCLE, "heartbeat for lifecycle hook '%s' failed: %s", hook, err.msg);
-        else if (r == 0)
+        else if (r == LIFECYCLE_DONE)
                 log_info(STAGE_LIFECYCLE, "heartbeat sent for lifecycle hook '%s' (%llu s into the boot)",
                          hook, (unsigned long long)((now - b->started) / USEC_PER_SEC));
         h->busy = false;
@@ -54,52 +58,58 @@ static int fail_boot(Boot *b, Stage s, const Error *err)
         return status;
 }
 
+static int render_for_kong(Boot *b, Error *err)
+{
+        return boot_render(b, false, err);
+}
+
+static int write_files(Boot *b, Error *err)
+{
+        return boot_write_files(b, NULL, err);
+}
+
+static int complete_launch_hook(Boot *b, Error *err)
+{
+        const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
+
+        retry_set_keepalive(NULL, NULL); /* no heartbeats for a hook being completed */
+        return isempty(hook) ? 0 : boot_complete_lifecycle(b, hook, "CONTINUE", err);
+}
+
 int command_run(Config *c, bool oneshot)
 {
+        static const BootStep steps[] = {
+                BOOT_PREPARE_STEPS,
+                { STAGE_DATABASE, boot_database },
+                /* Rendered (in memory) before migrations: a value Kong could
+                 * not read fails the boot before the schema changes. */
+                { STAGE_RENDER, render_for_kong },
+                { STAGE_MIGRATIONS, boot_migrations },
+                { STAGE_RENDER, write_files },
+                { STAGE_START, boot_start_kong },
+                { STAGE_READY, boot_wait_ready },
+                { STAGE_LIFECYCLE, complete_launch_hook },
+        };
         Boot b = { .config = c, .started = now_usec() };
-        Heartbeat heartbeat = { .boot = &b };
+        Heartbeat heartbeat = { .boot = &b, .last = b.started };
         Error err = { "" };
-        int status = EXIT_OK;
+        Stage failed;
+        int status;
 
-#define STEP(stage, call)                                    \
-        do {                                                 \
-                if ((call) < 0) {                            \
-                        status = fail_boot(&b, stage, &err); \
-                        goto out;                            \
-                }                                            \
-        } while (0)
-
-        STEP(STAGE_IMDS, boot_imds(&b, &err));
-        STEP(STAGE_CONFIG, boot_instance_config(&b, &err));
-        if (config_is_set(c, CONF_LIFECYCLE_HOOK)) {
-                heartbeat.last = now_usec();
-                heartbeat.interval = config_get_seconds(c, CONF_LIFECYCLE_HEARTBEAT_INTERVAL);
-                notify_set_keepalive(heartbeat_keepalive, &heartbeat);
+        retry_set_keepalive(heartbeat_keepalive, &heartbeat);
+        if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0)
+                status = fail_boot(&b, failed, &err);
+        else {
+                usec_t took = now_usec() - b.started;
+                log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");
+                char ready_status[64];
+                (void)snprintf(ready_status, sizeof(ready_status), "Kong ready in %llu.%llu s",
+                               (unsigned long long)(took / USEC_PER_SEC),
+                               (unsigned long long)(took % USEC_PER_SEC / 100000));
+                notify_ready(ready_status);
+                status = oneshot ? EXIT_OK : daemon_run(&b);
         }
-        STEP(STAGE_SECRETS, boot_secret(&b, &err));
-        STEP(STAGE_DATABASE, boot_database(&b, &err));
-        STEP(STAGE_RENDER, boot_render(&b, false, &err));
-        STEP(STAGE_MIGRATIONS, boot_migrations(&b, &err));
-        STEP(STAGE_RENDER, boot_write_files(&b, NULL, &err));
-        STEP(STAGE_START, boot_start_kong(&b, &err));
-        STEP(STAGE_READY, boot_wait_ready(&b, &err));
-        notify_set_keepalive(NULL, NULL);
-        if (config_is_set(c, CONF_LIFECYCLE_HOOK))
-                STEP(STAGE_LIFECYCLE,
-                     boot_complete_lifecycle(&b, config_get(c, CONF_LIFECYCLE_HOOK), "CONTINUE", &err));
-#undef STEP
-
-        usec_t took = now_usec() - b.started;
-        log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");
-        char ready_status[64];
-        snprintf(ready_status, sizeof(ready_status), "Kong ready in %llu.%llu s",
-                 (unsigned long long)(took / USEC_PER_SEC),
-                 (unsigned long long)(took % USEC_PER_SEC / 100000));
-        notify_ready(ready_status);
-        if (!oneshot)
-                status = daemon_run(&b);
-out:
-        notify_set_keepalive(NULL, NULL);
+        retry_set_keepalive(NULL, NULL);
         boot_done(&b);
         return status;
 }

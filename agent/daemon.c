@@ -28,7 +28,7 @@
 #include "log.h"
 #include "notify.h"
 #include "ready.h"
-#include "run.h"
+#include "retry.h"
 #include "systemd.h"
 
 #define TERMINATION_WATCH_INTERVAL (5 * USEC_PER_SEC)
@@ -62,11 +62,19 @@ static usec_t jittered(usec_t interval)
         return interval - interval / 10 + (spread ? random_below(spread) : 0);
 }
 
-static int rearm(sd_event_source *s, usec_t in)
+int daemon_rearm(sd_event_source *s, usec_t in, const char *watch)
 {
         int r = sd_event_source_set_time_relative(s, in);
         if (r >= 0)
                 r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0) {
+                /* A watch that stopped would leave the node running blind
+                 * (no drain before termination, no rotation): fail the unit
+                 * instead, and systemd starts us afresh. */
+                log_error(STAGE_BOOT, "cannot re-arm the %s watch: %s; exiting so that systemd restarts us",
+                          watch, strerror(-r));
+                (void)sd_event_exit(sd_event_source_get_event(s), EXIT_INTERNAL);
+        }
         return r;
 }
 
@@ -90,7 +98,7 @@ static void finish_drain(Daemon *d)
                 log_error(STAGE_LIFECYCLE, "cannot complete termination hook '%s': %s", hook, err.msg);
                 d->exit_status = EXIT_LIFECYCLE;
         }
-        sd_event_exit(d->event, d->exit_status);
+        (void)sd_event_exit(d->event, d->exit_status);
 }
 
 static int on_drain_done(sd_event_source *s, uint64_t usec, void *userdata)
@@ -105,7 +113,7 @@ static int on_drain_done(sd_event_source *s, uint64_t usec, void *userdata)
          * systemd stops Kong (ExecStop: SIGQUIT, graceful) once we exit. A
          * stop job queued from here would wait behind our own stop. */
         log_stage_done(STAGE_DRAIN, d->drain_started, "Kong drained; systemd stops it after us");
-        sd_event_exit(d->event, d->exit_status);
+        (void)sd_event_exit(d->event, d->exit_status);
         return 0;
 }
 
@@ -155,8 +163,8 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
         d->draining = true;
         d->stop_kong_after_drain = stop_kong;
         d->drain_started = now_usec();
-        sd_event_source_set_enabled(d->termination, SD_EVENT_OFF);
-        sd_event_source_set_enabled(d->rotation, SD_EVENT_OFF);
+        (void)sd_event_source_set_enabled(d->termination, SD_EVENT_OFF);
+        (void)sd_event_source_set_enabled(d->rotation, SD_EVENT_OFF);
         notify_stopping();
         notify_status("draining: %s", why);
         log_notice(STAGE_DRAIN, "%s: draining Kong for %llu s, then stopping it", why,
@@ -167,7 +175,7 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
                 log_info(STAGE_DRAIN,
                          "/status/ready now answers 503; the load balancer stops sending traffic");
         /* systemd waits for us while we drain (TimeoutStopSec=). */
-        notify_extend_timeout(wait + UNIT_JOB_TIMEOUT);
+        retry_waiting(wait + UNIT_JOB_TIMEOUT);
         if (sd_event_add_time_relative(d->event, &d->drain_timer, CLOCK_MONOTONIC, wait, 0, on_drain_done,
                                        d) < 0)
                 finish_drain(d);
@@ -202,7 +210,7 @@ static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdat
                 log_warning(STAGE_DRAIN, "cannot watch for spot notices: %s", err.msg);
                 d->imds_warned = true;
         }
-        rearm(s, TERMINATION_WATCH_INTERVAL);
+        (void)daemon_rearm(s, TERMINATION_WATCH_INTERVAL, "termination");
         return 0;
 }
 
@@ -314,7 +322,7 @@ out:
         db_params_done(&db);
         db_secret_done(&secret);
         secret_value_done(&fresh);
-        rearm(s, next);
+        (void)daemon_rearm(s, next, "rotation");
         return 0;
 }
 
@@ -334,7 +342,7 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
                 log_info(STAGE_BOOT, "stopping on %s; the system is %s, so Kong keeps running",
                          strsignal((int)si->ssi_signo), state);
                 notify_stopping();
-                sd_event_exit(d->event, EXIT_OK);
+                (void)sd_event_exit(d->event, EXIT_OK);
                 return 0;
         }
         start_drain(d, "the instance is shutting down", false);
@@ -371,7 +379,7 @@ int daemon_run(Boot *b)
         if (r < 0)
                 goto fail;
         /* … and from every slow wait inside a callback. */
-        notify_set_keepalive(watchdog_ping, NULL);
+        retry_set_keepalive(watchdog_ping, NULL);
         log_info(STAGE_BOOT, "watching for termination (every %llu s) and secret rotation (every ~%llu s)",
                  (unsigned long long)(TERMINATION_WATCH_INTERVAL / USEC_PER_SEC),
                  (unsigned long long)(config_get_seconds(c, CONF_ROTATION_INTERVAL) / USEC_PER_SEC));
@@ -382,7 +390,7 @@ int daemon_run(Boot *b)
 fail:
         log_error(STAGE_BOOT, "cannot set up the event loop: %s", strerror(-r));
 out:
-        notify_set_keepalive(NULL, NULL);
+        retry_set_keepalive(NULL, NULL);
         sd_event_source_unref(d.termination);
         sd_event_source_unref(d.rotation);
         sd_event_source_unref(d.drain_timer);

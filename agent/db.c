@@ -3,9 +3,9 @@
 
 #include <stdio.h>
 
-#include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "retry.h"
 
 #define DB_CONNECT_TIMEOUT "10"
 #define DB_LOCK_SLICE      (10 * USEC_PER_SEC) /* longest lock_timeout of one wait */
@@ -231,7 +231,7 @@ int db_migration_lock(PGconn *conn, const DbParams *p, DbLockMode mode, usec_t t
                 waited = now_usec() - started;
                 notify_status("migrations: waiting for the leader (%llu s)",
                               (unsigned long long)(waited / USEC_PER_SEC));
-                notify_extend_timeout(30 * USEC_PER_SEC);
+                retry_waiting(30 * USEC_PER_SEC);
                 if (waited >= timeout)
                         return error_set(err, -ETIMEDOUT,
                                          "another node held the migration lock for more than %llu s "

@@ -7,8 +7,6 @@
 
 #include "build-config.h"
 
-#include "notify.h"
-
 static CURL *handle;
 
 void aws_credentials_done(AwsCredentials *c)
@@ -164,33 +162,4 @@ void http_cleanup(void)
 bool http_status_is_retryable(long status)
 {
         return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
-
-void backoff_init(Backoff *b, usec_t timeout, usec_t base, usec_t cap)
-{
-        *b = (Backoff){ .deadline = now_usec() + timeout, .base = base, .cap = cap, .random = random_below };
-}
-
-usec_t backoff_delay(const Backoff *b)
-{
-        usec_t ceiling = b->base;
-        for (unsigned i = 0; i < b->attempt && ceiling < b->cap; i++)
-                ceiling *= 2;
-        if (ceiling > b->cap)
-                ceiling = b->cap;
-        return b->random(ceiling) + 1;
-}
-
-bool backoff_wait(Backoff *b)
-{
-        usec_t now = now_usec();
-        if (now >= b->deadline)
-                return false;
-        usec_t d = backoff_delay(b);
-        if (now + d > b->deadline)
-                d = b->deadline - now;
-        b->attempt++;
-        notify_extend_timeout(d + 30 * USEC_PER_SEC);
-        sleep_usec(d);
-        return true;
 }

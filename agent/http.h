@@ -3,8 +3,7 @@
 
 /*
  * The one HTTP helper (libcurl), with SigV4 signing for AWS calls, a cap on
- * what a peer can make us allocate, and the one backoff policy every retry
- * loop uses.
+ * what a peer can make us allocate.
  */
 
 #include "util.h"
@@ -52,20 +51,3 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err);
 void http_cleanup(void);
 
 bool http_status_is_retryable(long status);
-
-/* Capped exponential backoff with full jitter (AWS "standard" retries):
- * the delay before attempt n+1 is uniform in [0, min(cap, base * 2^n)). */
-typedef struct Backoff {
-        usec_t deadline;
-        usec_t base;
-        usec_t cap;
-        unsigned attempt;
-        /* Uniform in [0, n); random_below() unless a test injects its own. */
-        uint64_t (*random)(uint64_t n);
-} Backoff;
-
-void backoff_init(Backoff *b, usec_t timeout, usec_t base, usec_t cap);
-usec_t backoff_delay(const Backoff *b);
-/* Sleeps before the next attempt; false (without sleeping) when the
- * deadline has passed. Keeps systemd's start timeout ahead of us. */
-bool backoff_wait(Backoff *b);

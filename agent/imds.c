@@ -7,6 +7,7 @@
 #include "config.h"
 #include "json.h"
 #include "log.h"
+#include "retry.h"
 
 /* Six hours, the most IMDS allows: one token serves a whole boot. */
 #define IMDS_TOKEN_TTL       "21600"

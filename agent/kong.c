@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "retry.h"
 
 #define KONG_LINE_MAX 4096
 /* A migration can take long: every second systemd hears that we are still
@@ -152,7 +153,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                 /* Every second, chatty output or not: systemd's timeout and
                  * the lifecycle heartbeats must not wait for a quiet Kong. */
                 if (now_usec() - last_progress >= KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC) {
-                        notify_extend_timeout(30 * USEC_PER_SEC);
+                        retry_waiting(30 * USEC_PER_SEC);
                         last_progress = now_usec();
                 }
                 if (n == 0)
@@ -254,7 +255,7 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool 
                         else
                                 log_info(STAGE_MIGRATIONS, "kong migrations list: %s",
                                          kong_schema_state_describe(state));
-                        return 0;
+                        return MIGRATIONS_READY;
                 case ACTION_FAIL:
                         return error_set(err, -EIO,
                                          "'kong migrations list' failed (exit %d: %s); its output is above",
@@ -270,7 +271,7 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool 
                 case ACTION_FINISH: sub = "finish"; break;
                 }
                 if (!leader)
-                        return 1;
+                        return MIGRATIONS_NEED_LEADER;
                 log_info(STAGE_MIGRATIONS, "%s: running 'kong migrations %s'",
                          kong_schema_state_describe(state), sub);
                 r = kong_migrations(c, db, lock_conn, sub, &status, err);

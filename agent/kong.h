@@ -46,8 +46,12 @@ typedef enum MigrationsAction {
 /* What to do after `kong migrations list` exited with 'state'. */
 MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto);
 
+typedef enum MigrationsOutcome {
+        MIGRATIONS_READY = 0,       /* Kong can start on the schema */
+        MIGRATIONS_NEED_LEADER = 1, /* a waiter (lock shared) found work only a leader may do */
+} MigrationsOutcome;
+
 /* Inspects the schema and, as 'leader' (holding the migration lock
- * exclusively on 'lock_conn'), changes it as the policy allows. 0 when
- * Kong can start on it; 1 when a waiter (holding the lock shared) found
- * work that needs a leader. */
+ * exclusively on 'lock_conn'), changes it as the policy allows. A
+ * MigrationsOutcome, or negative with err. */
 int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool leader, Error *err);

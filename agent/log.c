@@ -13,32 +13,6 @@ static struct {
         char *context[4][2];
 } state;
 
-static const struct {
-        const char *name;
-        const char *message_id;
-} stages[_STAGE_MAX] = {
-        [STAGE_CONFIG] = { "config", "892ad107e3e2463c999bc824eb8ef8d0" },
-        [STAGE_IMDS] = { "imds", "0950b45a52694345ae65cc070ad6cbc5" },
-        [STAGE_SECRETS] = { "secrets", "152e1d3822df4e5f93fc8d16124dd47f" },
-        [STAGE_DATABASE] = { "database", "4d1e5ec58db8415c81ef20070e751c37" },
-        [STAGE_MIGRATIONS] = { "migrations", "da2ac317fd514e6898ab87777b1e9982" },
-        [STAGE_RENDER] = { "render", "26401c179f2f454186af30e4f6b380fe" },
-        [STAGE_START] = { "start", "2582524e415d4437afcd023f0e6c4b90" },
-        [STAGE_READY] = { "ready", "c10998842e144f6b811bc2140e292724" },
-        [STAGE_LIFECYCLE] = { "lifecycle", "060cde9f18374ea48736614d0f50b8e1" },
-        [STAGE_BOOT] = { "boot", "ca3461ce353d400cbc0a021f325fc846" },
-        [STAGE_ROTATION] = { "rotation", "9c192d077c934a6590ad73ef26ed82db" },
-        [STAGE_DRAIN] = { "drain", "b0c8ed9bcc854bd285710b7e7eca2576" },
-};
-
-/* A failed boot has its own MESSAGE_ID, whatever the stage. */
-#define MESSAGE_ID_BOOT_FAILED "5e725d8e9386489fb031be14d2736643"
-
-const char *stage_name(Stage s)
-{
-        return s < _STAGE_MAX ? stages[s].name : "?";
-}
-
 /* systemd sets JOURNAL_STREAM=dev:ino when stderr goes to the journal. */
 static bool stderr_is_journal(void)
 {
@@ -149,7 +123,7 @@ void log_stage_done(Stage stage, usec_t started, const char *fmt, ...)
         va_start(ap, fmt);
         _cleanup_free_ char *m = format_message(fmt, ap);
         va_end(ap);
-        emit(LOG_INFO, stage, stages[stage].message_id, now_usec() - started, 0, -1, m);
+        emit(LOG_INFO, stage, stage_message_id(stage), now_usec() - started, 0, -1, m);
 }
 
 void log_stage_done_attempts(Stage stage, usec_t started, unsigned attempts, const char *fmt, ...)
@@ -158,7 +132,7 @@ void log_stage_done_attempts(Stage stage, usec_t started, unsigned attempts, con
         va_start(ap, fmt);
         _cleanup_free_ char *m = format_message(fmt, ap);
         va_end(ap);
-        emit(LOG_INFO, stage, stages[stage].message_id, now_usec() - started, attempts, -1, m);
+        emit(LOG_INFO, stage, stage_message_id(stage), now_usec() - started, attempts, -1, m);
 }
 
 void log_stage_failed(Stage stage, usec_t started, int exit_status, const char *message)

@@ -9,28 +9,10 @@
 
 #include <syslog.h>
 
+#include "stage.h"
 #include "util.h"
 
-/* Stages of a boot; each has a MESSAGE_ID explained in
- * units/kong-bootstrap.catalog. */
-typedef enum Stage {
-        STAGE_CONFIG,
-        STAGE_IMDS,
-        STAGE_SECRETS,
-        STAGE_DATABASE,
-        STAGE_MIGRATIONS,
-        STAGE_RENDER,
-        STAGE_START,
-        STAGE_READY,
-        STAGE_LIFECYCLE, /* Auto Scaling lifecycle hooks */
-        STAGE_BOOT,      /* the whole boot: done or failed */
-        STAGE_ROTATION,  /* day 2: the secret changed */
-        STAGE_DRAIN,     /* day 2: termination, drain, stop */
-        _STAGE_MAX,
-} Stage;
-
 void log_setup(bool verbose);
-const char *stage_name(Stage s);
 
 /* Context fields added to every later journal record (INSTANCE_ID,
  * SECRET_ARN). NULL value removes the field. */

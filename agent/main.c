@@ -2,7 +2,7 @@
 /*
  * kong-bootstrap: turns a freshly launched EC2 instance into a ready Kong
  * Gateway node. main() only parses the command line, loads the
- * configuration and hands over to the command (run.c).
+ * configuration and hands over to the command (command-*.c).
  */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -11,10 +11,12 @@
 #include <sys/stat.h>
 
 #include "build-config.h"
+#include "command-check.h"
+#include "command-render.h"
+#include "command-run.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "run.h"
 #include "secrets.h"
 
 extern char **environ;
@@ -38,9 +40,8 @@ static void help(void)
                "  -v, --verbose     debug logging\n"
                "  -h, --help        this text\n"
                "      --version     print the version\n"
-               "\n"
-               "Exit status: 0 ok, 2 usage, 10 config, 11 IMDS, 12 Secrets Manager, 13 database,\n"
-               "14 migrations, 15 render, 16 systemd, 17 Kong readiness, 1 internal error.\n");
+               "\n");
+        stage_print_exit_statuses(stdout);
 }
 
 static int load_config(Config *c, const char *path, bool explicit_path, char **sets, Error *err)

@@ -20,20 +20,9 @@ void notify_ready(const char *status)
         (void)sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
-static KeepaliveFn keepalive;
-static void *keepalive_userdata;
-
-void notify_set_keepalive(KeepaliveFn fn, void *userdata)
-{
-        keepalive = fn;
-        keepalive_userdata = userdata;
-}
-
 void notify_extend_timeout(usec_t usec)
 {
         (void)sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)usec);
-        if (keepalive)
-                keepalive(keepalive_userdata);
 }
 
 void notify_stopping(void)

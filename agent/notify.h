@@ -8,13 +8,8 @@
 
 _printf_(1, 2) void notify_status(const char *fmt, ...);
 void notify_ready(const char *status);
-/* Asks systemd for 'usec' more from now before it gives up on our start,
- * and runs the keepalive: every slow wait (backoff, a running migration,
- * a lock) goes through here. */
+/* Asks systemd for 'usec' more from now before it gives up on our start
+ * (or stop). Slow waits call retry_waiting() instead, which also runs the
+ * keepalive. */
 void notify_extend_timeout(usec_t usec);
-
-/* Called from every slow wait: lifecycle heartbeats during boot, watchdog
- * pings once the daemon runs. NULL to remove. */
-typedef void (*KeepaliveFn)(void *userdata);
-void notify_set_keepalive(KeepaliveFn fn, void *userdata);
 void notify_stopping(void);

@@ -6,6 +6,7 @@
 #include "http.h"
 #include "log.h"
 #include "notify.h"
+#include "retry.h"
 
 #define READY_POLL_INTERVAL   (100 * USEC_PER_MSEC)
 #define READY_ATTEMPT_TIMEOUT (2 * USEC_PER_SEC)
@@ -73,7 +74,7 @@ int kong_wait_ready(const char *status_listen, usec_t timeout, ReadyGaveUpFn gav
                                          (unsigned long long)(timeout / USEC_PER_SEC), url, last);
                 notify_status("waiting for Kong to be ready (%llu s)",
                               (unsigned long long)(waited / USEC_PER_SEC));
-                notify_extend_timeout(timeout - waited + 10 * USEC_PER_SEC);
+                retry_waiting(timeout - waited + 10 * USEC_PER_SEC);
                 sleep_usec(READY_POLL_INTERVAL);
         }
 }

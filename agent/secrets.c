@@ -7,6 +7,7 @@
 #include "awserror.h"
 #include "json.h"
 #include "log.h"
+#include "retry.h"
 
 #define SECRET_MAX_RESPONSE     (256 * 1024) /* a secret is at most 64 KiB, base64 and JSON add to it */
 #define SECRETS_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)

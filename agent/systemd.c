@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 
 #include "notify.h"
+#include "retry.h"
 
 typedef struct JobWait {
         const char *job_path; /* NULL until the method replied */
@@ -101,7 +102,7 @@ static int unit_job(const char *method, const char *verb, const char *unit, usec
                 }
                 if (r > 0)
                         continue;
-                notify_extend_timeout(deadline - now + 10 * USEC_PER_SEC);
+                retry_waiting(deadline - now + 10 * USEC_PER_SEC);
                 r = sd_bus_wait(bus, deadline - now);
                 if (r < 0) {
                         error_set(err, r, "lost the system bus during the %s job of %s: %s", verb, unit,

@@ -179,11 +179,11 @@ static int extract_multipart(const char *p, const char *end, const char *boundar
                 }
                 if (closing) {
                         if (!text)
-                                return 0;
+                                return USERDATA_NONE;
                         *ret_text = text;
                         *ret_origin = origin;
                         text = origin = NULL;
-                        return 1;
+                        return USERDATA_FOUND;
                 }
                 part++;
                 part_start = l.next;
@@ -198,23 +198,23 @@ int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_o
         Line first;
 
         if (len == 0 || !next_line(data, end, &first))
-                return 0;
+                return USERDATA_NONE;
         if (memchr(data, '\0', len))
-                return 0; /* binary (gzip, …): nothing of ours */
+                return USERDATA_NONE; /* binary (gzip, …): nothing of ours */
 
         if (first.len >= strlen(USERDATA_HEADER) &&
             memcmp(first.start, USERDATA_HEADER, strlen(USERDATA_HEADER)) == 0) {
                 /* "#kong-bootstrap" alone on the line (trailing blanks allowed). */
                 for (size_t i = strlen(USERDATA_HEADER); i < first.len; i++)
                         if (!isspace((unsigned char)first.start[i]))
-                                return 0;
+                                return USERDATA_NONE;
                 *ret_text = xstrndup(data, len);
                 *ret_origin = xstrdup("user-data");
-                return 1;
+                return USERDATA_FOUND;
         }
 
         if (!line_starts_no_case(&first, "content-type:") && !line_starts_no_case(&first, "mime-version:"))
-                return 0;
+                return USERDATA_NONE;
 
         const char *p = data;
         _cleanup_free_ char *type = NULL, *encoding = NULL;
@@ -225,10 +225,10 @@ int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_o
                 if (r < 0)
                         return r;
                 *ret_origin = xstrdup("user-data");
-                return 1;
+                return USERDATA_FOUND;
         }
         if (!type || !startswith_no_case(type, "multipart/"))
-                return 0;
+                return USERDATA_NONE;
         _cleanup_free_ char *boundary = content_type_param(type, "boundary");
         if (isempty(boundary) || strlen(boundary) > 70)
                 return error_set(err, -EBADMSG, "user-data is MIME multipart without a valid boundary");

@@ -13,8 +13,12 @@
 #define USERDATA_HEADER    "#kong-bootstrap"
 #define USERDATA_MIME_TYPE "text/x-kong-bootstrap"
 
-/* 1 and the config text (same key = value format) when found, with
- * *ret_origin naming it for error messages ("user-data" or "user-data MIME
- * part 2"); 0 when user-data holds no kong-bootstrap config; negative with
- * err for malformed MIME or an unsupported encoding. */
+typedef enum UserdataOutcome {
+        USERDATA_NONE = 0,  /* user-data holds no kong-bootstrap config */
+        USERDATA_FOUND = 1, /* *ret_text holds it (same key = value format) */
+} UserdataOutcome;
+
+/* A UserdataOutcome; when found, *ret_origin names it for error messages
+ * ("user-data" or "user-data MIME part 2"). Negative with err for
+ * malformed MIME or an unsupported encoding. */
 int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_origin, Error *err);

@@ -90,7 +90,7 @@ static inline void buf_donep(Buf *b)
 #define _cleanup_buf_ _cleanup_(buf_donep)
 
 /* Every module reports failures by filling an Error and returning a
- * negative errno-style code; the orchestrating layer (run.c) logs it once,
+ * negative errno-style code; the orchestrating layer (boot.c, command-*.c) logs it once,
  * with context, and maps the stage to an exit code. Messages never contain
  * secrets. */
 typedef struct Error {
