@@ -12,6 +12,8 @@
 #include "fileio.h"
 
 #define TEMPLATE_MAX (1024 * 1024)
+/* Lua's %s in the C locale: what pl_stringx.strip removes. */
+#define KONG_BLANKS " \t\n\v\f\r"
 
 const char *kong_value_problem(const char *value)
 {
@@ -370,6 +372,57 @@ static int add_template(Lines *l, const Config *c, Error *err)
         return kong_conf_parse(text.data, text.len, path, add_template_line, l, err);
 }
 
+/* Whether Kong's comma list holds item: Kong's conf_loader splits an
+ * "array" setting at every ',' and strips each item (pl_stringx.split,
+ * pl_stringx.strip). */
+static bool kong_list_contains(const char *list, const char *item)
+{
+        size_t n = strlen(item);
+        for (const char *p = list;;) {
+                p += strspn(p, KONG_BLANKS);
+                size_t len = strcspn(p, ",");
+                while (len > 0 && strchr(KONG_BLANKS, p[len - 1]))
+                        len--;
+                if (len == n && strneq(p, item, n))
+                        return true;
+                p = strchr(p, ',');
+                if (!p)
+                        return false;
+                p++;
+        }
+}
+
+/* Adds the database's CA to Kong's lua_ssl_trusted_certificate instead of
+ * putting it in the place of Kong's default "system" (the OS bundle):
+ * plugins and vaults that verify public TLS peers need that store, and Kong
+ * combines every listed file into <prefix>/.ca_combined. An operator's own
+ * list (template or kong.<setting>) is kept as written and the CA appended
+ * unless it is already listed. */
+static int add_database_ca(Lines *l, const char *ca, const char *ca_source, Error *err)
+{
+        if (strchr(ca, ','))
+                return error_set(err, -EINVAL,
+                                 "pg_sslrootcert '%s' (from %s) contains a comma: Kong reads "
+                                 "lua_ssl_trusted_certificate as a comma-separated list",
+                                 ca, ca_source);
+        const Line *own = NULL;
+        for (size_t i = 0; i < l->n; i++)
+                if (streq(l->items[i].key, "lua_ssl_trusted_certificate"))
+                        own = &l->items[i];
+        if (own && kong_list_contains(own->value, ca))
+                return 0;
+
+        /* An empty value is no list at all to Kong (unset, no CA): the CA alone. */
+        bool empty = own && own->value[strspn(own->value, KONG_BLANKS)] == '\0';
+        _cleanup_free_ char *value = own ? (empty ? xstrdup(ca) : xasprintf("%s,%s", own->value, ca))
+                                         : xasprintf("system,%s", ca);
+        _cleanup_free_ char *source =
+                own ? xasprintf("%s, plus pg_sslrootcert (from %s)", own->source, ca_source)
+                    : xasprintf("Kong's default system, plus pg_sslrootcert (from %s)", ca_source);
+        lines_set(l, "lua_ssl_trusted_certificate", value, source);
+        return 0;
+}
+
 static int check_line(const Line *line, Error *err)
 {
         _cleanup_free_ char *problem = NULL;
@@ -413,9 +466,6 @@ int render_kong_conf(const Config *c, const DbParams *db, char *const *vpc_cidrs
                 lines_set(&lines, "pg_schema", db->schema, config_source(c, CONF_PG_SCHEMA));
         lines_set(&lines, "pg_ssl", ssl ? "on" : "off", config_source(c, CONF_PG_SSLMODE));
         lines_set(&lines, "pg_ssl_verify", verify ? "on" : "off", config_source(c, CONF_PG_SSLMODE));
-        if (verify)
-                lines_set(&lines, "lua_ssl_trusted_certificate", db->sslrootcert,
-                          config_source(c, CONF_PG_SSLROOTCERT));
         lines_set(&lines, "proxy_listen", config_get(c, CONF_PROXY_LISTEN),
                   config_source(c, CONF_PROXY_LISTEN));
         if (config_is_set(c, CONF_TRUSTED_IPS))
@@ -433,6 +483,9 @@ int render_kong_conf(const Config *c, const DbParams *db, char *const *vpc_cidrs
                 goto out;
         for (size_t i = 0; i < c->n_kong; i++)
                 lines_set(&lines, c->kong[i].name, c->kong[i].value, c->kong[i].source);
+        if (verify &&
+            (r = add_database_ca(&lines, db->sslrootcert, config_source(c, CONF_PG_SSLROOTCERT), err)) < 0)
+                goto out;
 
         /* PROXY protocol on the final listeners means the client address
          * comes from its header, unless the operator chose otherwise. */

@@ -20,6 +20,7 @@ import time
 import unittest
 
 from common import parse_conf, systemd_template
+import kong_conf_reader
 from test_election_common import EXIT_DB, FleetTestCase
 
 
@@ -89,6 +90,11 @@ class Tls(FleetTestCase):
                 out[k] = v
         return out
 
+    def trusted_certificates(self, node):
+        """lua_ssl_trusted_certificate as Kong's conf_loader reads it: a list."""
+        conf = kong_conf_reader.load_config_file(node["kong_conf"])
+        return kong_conf_reader.kong_array(conf.get("lua_ssl_trusted_certificate"))
+
     def boot(self, **cfg):
         (a,) = self.start_nodes([0], pg_wait_timeout=5, **cfg)
         try:
@@ -109,7 +115,8 @@ class Tls(FleetTestCase):
         ks = self.kong_settings(a.node)
         self.assertEqual(ks.get("pg_ssl"), "on", ks)
         self.assertEqual(ks.get("pg_ssl_verify"), "on", ks)
-        self.assertEqual(ks.get("lua_ssl_trusted_certificate"), self.ca, ks)
+        # the database's CA beside Kong's default store, not in its place
+        self.assertEqual(self.trusted_certificates(a.node), ["system", self.ca])
         self.assertEqual(ks.get("pg_host"), "localhost", ks)
         # Kong's own connections (stand-in: TLS, chain checked against that CA) worked
         subs = [r["argv"][1] for r in self.st.kong_log_entries() if r["argv"][:1] == ["migrations"]]
@@ -140,7 +147,23 @@ class Tls(FleetTestCase):
         self.assertEqual(code, 0, self.explain())
         ks = self.kong_settings(a.node)
         self.assertEqual((ks.get("pg_ssl"), ks.get("pg_ssl_verify")), ("on", "on"), ks)
-        self.assertEqual(ks.get("lua_ssl_trusted_certificate"), self.ca, ks)
+        self.assertEqual(self.trusted_certificates(a.node), ["system", self.ca])
+
+    def test_operator_ca_list_is_merged(self):
+        """An operator's own lua_ssl_trusted_certificate is kept and the
+        database's CA added to it; Kong (the stand-in combines every listed
+        file, as Kong's .ca_combined) still reaches the database."""
+        corp = os.path.join(self.pki, "wrong-ca.pem")   # any other CA file
+        a, code, err = self.boot(pg_sslmode="verify-ca", pg_sslrootcert=self.ca, pg_host="127.0.0.1",
+                                 **{"kong.lua_ssl_trusted_certificate": " %s , system" % corp})
+        self.assertEqual(code, 0, self.explain())
+        self.assertEqual(self.trusted_certificates(a.node), [corp, "system", self.ca])
+        self.assertEqual(self.node_ready(a.node), 200)
+        # listed already: left as the operator wrote it
+        a, code, err = self.boot(pg_sslmode="verify-ca", pg_sslrootcert=self.ca, pg_host="127.0.0.1",
+                                 **{"kong.lua_ssl_trusted_certificate": "%s,%s" % (self.ca, corp)})
+        self.assertEqual(code, 0, self.explain())
+        self.assertEqual(self.trusted_certificates(a.node), [self.ca, corp])
 
     def test_require_no_verification(self):
         a, code, err = self.boot(pg_sslmode="require", pg_sslrootcert=None, pg_host="127.0.0.1")

@@ -307,6 +307,17 @@ def load_config_text(text):
     return _decode(out)
 
 
+def kong_array(value):
+    """What Kong makes of a setting of type "array" (lua_ssl_trusted_certificate,
+    plugins, headers, ...): kong/conf_loader check_and_parse() splits the
+    string at every "," (pl_stringx.split, empty items kept) and strips each
+    item (pl_stringx.strip: Lua's %s).  A value that is not a string is
+    returned unchanged, so that a comparison with the intended list fails."""
+    if not isinstance(value, str):
+        return value
+    return [item.strip(LUA_SPACE) for item in value.split(",")]
+
+
 def load_config_file(path):
     with open(path, "rb") as f:
         return load_config_text(f.read())
@@ -351,6 +362,8 @@ def _selftest():
     assert load_config_text("a = x\\\n# c\ny\n") == {"a": "xy"}
     assert load_config_text("a = x\\\n") == {}
     assert load_config_text("a = caf\u00e9 \\# \u00e9t\u00e9\n") == {"a": "caf\u00e9 # \u00e9t\u00e9"}
+    assert kong_array(" system , /a.pem,,/b\t") == ["system", "/a.pem", "", "/b"]
+    assert kong_array("system") == ["system"]
     print("kong_conf_reader: self-test ok")
 
 

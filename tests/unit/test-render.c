@@ -100,8 +100,43 @@ static void test_render_kong_conf(void)
         db = params("verify-full");
         CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
         CHECK_CONTAINS(b.data, "\npg_ssl = on\npg_ssl_verify = on\n");
-        CHECK_CONTAINS(b.data, "\nlua_ssl_trusted_certificate = /etc/kong-bootstrap/rds-ca.pem\n");
+        /* The CA joins Kong's default store, it does not replace it. */
+        CHECK_CONTAINS(b.data, "\nlua_ssl_trusted_certificate = system,/etc/kong-bootstrap/rds-ca.pem\n");
         buf_done(&b);
+        CHECK(render_kong_conf(c, &db, cidrs, true, &b, &err) == 0);
+        CHECK_CONTAINS(b.data, "# from Kong's default system, plus pg_sslrootcert (from default)\n"
+                               "lua_ssl_trusted_certificate = system,");
+        buf_done(&b);
+
+        /* An operator's own list is kept and the CA appended, once. */
+        config_set(c, CONFIG_LAYER_CLI, "kong.lua_ssl_trusted_certificate", "/etc/ssl/corp.pem", "ud", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, true, &b, &err) == 0);
+        CHECK_CONTAINS(b.data,
+                       "# from ud, plus pg_sslrootcert (from default)\n"
+                       "lua_ssl_trusted_certificate = /etc/ssl/corp.pem,/etc/kong-bootstrap/rds-ca.pem\n");
+        buf_done(&b);
+        config_set(c, CONFIG_LAYER_CLI, "kong.lua_ssl_trusted_certificate",
+                   "system, /etc/kong-bootstrap/rds-ca.pem ,/x.pem", "ud", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
+        CHECK_CONTAINS(b.data,
+                       "\nlua_ssl_trusted_certificate = system, /etc/kong-bootstrap/rds-ca.pem ,/x.pem\n");
+        buf_done(&b);
+        /* ...and left alone without verification. */
+        db = params("require");
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
+        CHECK_CONTAINS(b.data,
+                       "\nlua_ssl_trusted_certificate = system, /etc/kong-bootstrap/rds-ca.pem ,/x.pem\n");
+        buf_done(&b);
+        config_set(c, CONFIG_LAYER_CLI, "kong.lua_ssl_trusted_certificate", "/etc/ssl/corp.pem", "ud", &err);
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
+        CHECK_CONTAINS(b.data, "\nlua_ssl_trusted_certificate = /etc/ssl/corp.pem\n");
+        buf_done(&b);
+        /* A CA path with a comma would be two items to Kong: refused. */
+        db = params("verify-ca");
+        db.sslrootcert = "/etc/ca,1.pem";
+        CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) < 0);
+        CHECK_CONTAINS(err.msg, "pg_sslrootcert '/etc/ca,1.pem'");
+        db = params("verify-full");
 
         /* No proxy_protocol: no real_ip_header. Operator values win. */
         config_set(c, CONFIG_LAYER_CLI, "proxy_listen", "0.0.0.0:8000", "--set", &err);
@@ -212,6 +247,7 @@ static void test_template_and_provenance(void)
                            "log_level = warn\n"
                            "trusted_ips = 10.9.0.0/16  # comment\n"
                            "headers = off\n"
+                           "lua_ssl_trusted_certificate = system,/etc/ssl/t.pem\n"
                            "plugins = bundled,\\\n"
                            "  my-plugin\n";
         CHECK(write(fd, tmpl, strlen(tmpl)) == (ssize_t)strlen(tmpl));
@@ -238,7 +274,18 @@ static void test_template_and_provenance(void)
         snprintf(line, sizeof(line), "# from %s:3\ntrusted_ips", path);
         CHECK_CONTAINS(b.data, line);
         CHECK_CONTAINS(b.data, "# from secret\npg_host = db.internal\n");
+        /* The template's CA list, kept, with the database's CA added. */
+        CHECK_CONTAINS(b.data, "\nlua_ssl_trusted_certificate = system,/etc/ssl/t.pem\n");
         buf_done(&b);
+        db = params("verify-ca");
+        CHECK(render_kong_conf(c, &db, cidrs, true, &b, &err) == 0);
+        snprintf(line, sizeof(line), "# from %s:5, plus pg_sslrootcert (from default)\n", path);
+        CHECK_CONTAINS(b.data, line);
+        CHECK_CONTAINS(
+                b.data,
+                "\nlua_ssl_trusted_certificate = system,/etc/ssl/t.pem,/etc/kong-bootstrap/rds-ca.pem\n");
+        buf_done(&b);
+        db = params("disable");
 
         /* Without provenance: no comment but the header. */
         CHECK(render_kong_conf(c, &db, cidrs, false, &b, &err) == 0);
