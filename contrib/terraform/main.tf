@@ -17,9 +17,13 @@ locals {
 
 # ---- Security groups (Kong's AWS guide, narrowed to what the nodes use) ----
 
+# Only the load balancer may reach the proxy and status ports: Kong trusts
+# the PROXY protocol header from trusted_ips (the VPC's CIDR), so a workload
+# elsewhere in the VPC that could connect directly would choose its own
+# client address.
 resource "aws_security_group" "kong_node" {
   name_prefix = "${var.name}-kong-nodes-"
-  description = "Kong nodes - proxy 8000/8443 and status 8100 from the VPC"
+  description = "Kong nodes - proxy 8000/8443 and status 8100 from the load balancer only"
   vpc_id      = var.vpc_id
   tags        = merge(var.tags, { Name = "${var.name}-kong-nodes" })
 
@@ -29,22 +33,22 @@ resource "aws_security_group" "kong_node" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "kong_proxy" {
-  for_each          = local.kong_ports
-  security_group_id = aws_security_group.kong_node.id
-  description       = "Kong proxy (${each.key}, PROXY protocol from the load balancer)"
-  ip_protocol       = "tcp"
-  from_port         = each.value
-  to_port           = each.value
-  cidr_ipv4         = var.vpc_cidr
+  for_each                     = local.kong_ports
+  security_group_id            = aws_security_group.kong_node.id
+  description                  = "Kong proxy (${each.key}, PROXY protocol from the load balancer)"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value
+  to_port                      = each.value
+  referenced_security_group_id = aws_security_group.load_balancer.id
 }
 
 resource "aws_vpc_security_group_ingress_rule" "kong_status" {
-  security_group_id = aws_security_group.kong_node.id
-  description       = "Kong status listener, load balancer health checks"
-  ip_protocol       = "tcp"
-  from_port         = local.status_port
-  to_port           = local.status_port
-  cidr_ipv4         = var.vpc_cidr
+  security_group_id            = aws_security_group.kong_node.id
+  description                  = "Kong status listener, load balancer health checks"
+  ip_protocol                  = "tcp"
+  from_port                    = local.status_port
+  to_port                      = local.status_port
+  referenced_security_group_id = aws_security_group.load_balancer.id
 }
 
 # IMDS is link-local and not subject to security groups; the nodes reach
@@ -149,13 +153,13 @@ resource "aws_vpc_security_group_ingress_rule" "load_balancer" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "load_balancer" {
-  for_each          = merge(local.kong_ports, { status = local.status_port })
-  security_group_id = aws_security_group.load_balancer.id
-  description       = "Kong ${each.key} port"
-  ip_protocol       = "tcp"
-  from_port         = each.value
-  to_port           = each.value
-  cidr_ipv4         = var.vpc_cidr
+  for_each                     = merge(local.kong_ports, { status = local.status_port })
+  security_group_id            = aws_security_group.load_balancer.id
+  description                  = "Kong ${each.key} port"
+  ip_protocol                  = "tcp"
+  from_port                    = each.value
+  to_port                      = each.value
+  referenced_security_group_id = aws_security_group.kong_node.id
 }
 
 resource "aws_elb" "kong" {

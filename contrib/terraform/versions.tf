@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
+      source = "hashicorp/aws"
+      # 5.32: instance_refresh's max_healthy_percentage (main.tf).
+      version = ">= 5.32"
     }
   }
 }
