@@ -22,6 +22,12 @@ def password_fragments(pw=Stack.PASSWORD):
     return sorted(frags)
 
 
+def slurp(path):
+    """A file's bytes."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def start_stack(**kw):
     """A started Stack, or StackError (loudly) when a peer or the agent
     binary is missing; nothing is left running on failure."""

@@ -11,14 +11,9 @@ import os
 import subprocess
 import unittest
 
-from common import StackTestCase
+from common import StackTestCase, slurp
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def slurp(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def fs_type(path):

@@ -21,7 +21,7 @@ import os
 import stat
 import unittest
 
-from common import StackTestCase, password_fragments, systemd_template
+from common import StackTestCase, password_fragments, slurp, systemd_template
 
 import kong_conf_reader
 
@@ -74,11 +74,6 @@ def kong_line(key, value):
 def representable(value):
     """Whether Kong's reader gives value back from kong_line()."""
     return kong_conf_reader.load_config_text(kong_line("k", value)) == {"k": value}
-
-
-def slurp(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def conf_part(render_out):
