@@ -29,7 +29,7 @@ import time
 import unittest
 from collections import defaultdict
 
-from test_aws_support import AwsTestCase
+from aws_support import AwsTestCase
 from stack import kill_group
 
 N = 50

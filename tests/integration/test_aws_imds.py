@@ -13,7 +13,7 @@ import time
 import unittest
 from collections import Counter
 
-from test_aws_support import EXIT_IMDS, AwsTestCase, iso_in, tweak_key  # first: sets sys.path
+from aws_support import EXIT_IMDS, AwsTestCase, iso_in, tweak_key  # first: sets sys.path
 from stack import DEBIAN_PY, PEERS, free_port, kill_group, read_jsonl, tcp_open
 
 TOKEN = "/latest/api/token"

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from common import parse_conf, systemd_template
-from test_election_common import EXIT_DB, FleetTestCase
+from election_common import EXIT_DB, FleetTestCase
 
 
 def openssl(*args, cwd):

@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from test_election_common import (EXIT_MIGRATIONS, LOCK_NAME, FleetTestCase, pid_alive,
+from election_common import (EXIT_MIGRATIONS, LOCK_NAME, FleetTestCase, pid_alive,
                                   tcp_ports_of)
 
 BASE = ["000_base", "001_14_to_15"]

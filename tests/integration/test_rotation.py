@@ -14,7 +14,7 @@ import time
 import unittest
 
 from common import Stack, systemd_template
-from test_lifecycle_common import LifecycleTestCase
+from lifecycle_common import LifecycleTestCase
 
 NEW_PASSWORD = "r0tated#pa;ss\"w'o$rd\\ y"
 
