@@ -49,15 +49,25 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(pred, timeout, what, proc=None, logfile=None):
+def wait_for(pred, timeout, what, proc=None, logfile=None, detail=None, error=StackError):
+    """Poll pred() every 50 ms; return its first true value.  Raise error
+    (a peer's StackError, or a test's failureException) after timeout s, or
+    as soon as proc (anything with poll()) has exited; the message ends with
+    the tail of logfile and detail() when given."""
+    def fail(why):
+        more = _tail(logfile) + ("\n" + detail() if detail else "")
+        raise error("%s: %s%s" % (what, why, more))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise StackError("%s: process exited with %s%s" % (what, proc.returncode, _tail(logfile)))
+        v = pred()
+        if v:
+            return v
+        if proc is not None:
+            code = proc.poll()
+            if code is not None:
+                fail("process exited with %s" % code)
         time.sleep(0.05)
-    raise StackError("%s: not ready after %ss%s" % (what, timeout, _tail(logfile)))
+    fail("not within %ss" % timeout)
 
 
 def _tail(path, n=2000):

@@ -13,6 +13,7 @@ import time
 import unittest
 
 from common import Stack, StackError, start_stack  # noqa: F401  (sys.path set up by common)
+from stack import wait_for
 
 EXIT_OK, EXIT_DB, EXIT_MIGRATIONS = 0, 13, 14
 LOCK_NAME = "kong-bootstrap/migrations/%s/%s"
@@ -131,13 +132,9 @@ class FleetTestCase(unittest.TestCase):
         return None
 
     def wait_event(self, pred, timeout, what, agents=None):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for e in self.st.kong_events():
-                if pred(e):
-                    return e
-            time.sleep(0.02)
-        self.fail("no %s within %ss\n%s" % (what, timeout, self.explain(agents)))
+        """The first stand-in progress event for which pred is true."""
+        return wait_for(lambda: next((e for e in self.st.kong_events() if pred(e)), None), timeout, what,
+                        detail=lambda: self.explain(agents), error=self.failureException)
 
     # ------------------------------------------------------------ schema --
     def kong_env(self):
