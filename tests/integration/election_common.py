@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from common import Stack, StackError, start_stack  # noqa: F401  (sys.path set up by common)
+from common import Stack, StackError, agent_said, start_stack  # noqa: F401  (sys.path set up by common)
 from stack import wait_for
 
 EXIT_OK, EXIT_DB, EXIT_MIGRATIONS = 0, 13, 14
@@ -111,7 +111,14 @@ class FleetTestCase(unittest.TestCase):
         return {a.name: a.proc.returncode for a in agents}
 
     def explain(self, agents=None, tail=1500):
-        parts = []
+        """The first line: each agent's exit status and its last word
+        (common.agent_said); then their stderr and the stand-in's logs."""
+        said = []
+        for a in agents or self.agents:
+            code = a.proc.poll()
+            if code != 0:
+                said.append("%s exit=%s: %s" % (a.name, code, agent_said(a.output()[1])))
+        parts = ["; ".join(said) or "every agent exited 0"]
         for a in agents or self.agents:
             out, err = a.output()
             parts.append("--- agent %s pid %d exit %s ---\n%s" % (a.name, a.pid, a.proc.poll(), err[-tail:]))

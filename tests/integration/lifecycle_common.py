@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 
-from common import Stack, StackTestCase  # noqa: F401
+from common import Stack, StackTestCase, agent_said  # noqa: F401
 from stack import wait_for
 
 LAUNCH_HOOK = "kong-launch"
@@ -131,9 +131,10 @@ class LifecycleTestCase(StackTestCase):
 
     def agent_story(self, agent):
         out, err = agent.output()
-        return ("exit=%s\n--- agent stderr ---\n%s\n--- autoscaling calls ---\n%s\n--- systemd ---\n%s\n"
-                "--- kong events ---\n%s" % (agent.poll(), err, self.calls(), self.st.systemd_calls(),
-                                             self.events()))
+        return ("exit=%s, the agent said: %s\n--- agent stderr ---\n%s\n--- autoscaling calls ---\n%s\n"
+                "--- systemd ---\n%s\n--- kong events ---\n%s"
+                % (agent.poll(), agent_said(err, self.st.notify_messages()), err, self.calls(),
+                   self.st.systemd_calls(), self.events()))
 
     def sigterm(self, agent):
         os.kill(agent.pid, signal.SIGTERM)

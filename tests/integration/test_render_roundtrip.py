@@ -21,7 +21,7 @@ import os
 import stat
 import unittest
 
-from common import StackTestCase, password_fragments, slurp, systemd_template
+from common import StackTestCase, agent_said, password_fragments, slurp, systemd_template
 
 import kong_conf_reader
 
@@ -96,8 +96,8 @@ class RoundTrip(StackTestCase):
         return self.st.run_agent(args, config=config, env=env)
 
     def check_refusal(self, code, err, key, source, value):
-        self.assertEqual(code, 15, "%r (as %s from %s): expected exit 15 (refused), got %d\n%s"
-                         % (value, key, source, code, err))
+        self.assertEqual(code, 15, "%r (as %s from %s): expected exit 15 (refused), got %d: %s\n%s"
+                         % (value, key, source, code, agent_said(err), err))
         self.assertIn(key, err, "refusal of %r does not name the key\n%s" % (value, err))
         self.assertIn(source, err, "refusal of %r does not name the source %r\n%s" % (value, source, err))
 
