@@ -831,11 +831,14 @@ class Stack:
                 e[k] = v
         return e
 
-    def agent_argv(self, args, config=None, valgrind=False):
+    def agent_argv(self, args, config=None, valgrind=False, wrap=()):
+        """wrap: a command line to run the agent under (strace …)."""
         if not os.access(self.agent_bin, os.X_OK):
             raise StackError("agent binary not found: %s (build it, or set KONG_BOOTSTRAP_BIN)" % self.agent_bin)
+        if wrap and not shutil.which(wrap[0]):
+            raise StackError("%s not installed: tests/setup-deps installs it" % wrap[0])
         config = config or self.agent_config()
-        argv = [self.agent_bin, "-c", config] + list(args)
+        argv = list(wrap) + [self.agent_bin, "-c", config] + list(args)
         if valgrind:
             if not shutil.which("valgrind"):
                 raise StackError("valgrind not installed: apt-get install valgrind")
@@ -843,10 +846,11 @@ class Stack:
                     "--error-exitcode=99", "--trace-children=no"] + argv
         return argv
 
-    def run_agent(self, args, config=None, env=None, timeout=120, valgrind=False, stderr_cb=None):
+    def run_agent(self, args, config=None, env=None, timeout=120, valgrind=False, stderr_cb=None, wrap=()):
         """Run kong-bootstrap -c CONFIG ARGS...; returns (exit, stdout, stderr).
-        stderr_cb(line) is called for each stderr line as it arrives."""
-        argv = self.agent_argv(args, config, valgrind)
+        stderr_cb(line) is called for each stderr line as it arrives; wrap:
+        see agent_argv."""
+        argv = self.agent_argv(args, config, valgrind, wrap)
         if valgrind:
             timeout = max(timeout, 600)
         p = subprocess.Popen(argv, env=self.agent_env(env), stdin=subprocess.DEVNULL,
