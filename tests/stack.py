@@ -37,6 +37,8 @@ PEERS = os.path.join(REPO, "tests", "peers")
 PG_BIN = "/usr/lib/postgresql/15/bin"
 DEBIAN_PY = "/usr/bin/python3"
 SETUP_CALLS = 7   # must match tests/peers/aws_setup.py SETUP_CALLS
+# the stand-in kong's knobs (Stack.set_kong), as reset() leaves them
+KONG_KNOBS = {"delay": 0, "extra": "", "fail": "", "list_delay": 0, "print_password": ""}
 
 
 class StackError(RuntimeError):
@@ -186,7 +188,7 @@ class Stack:
         self._notify_lock = threading.Lock()
         self._closing = False
         self._bus = None
-        self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+        self.kong_knobs = dict(KONG_KNOBS)
         self.fleet = fleet   # extra simulated nodes: see fleet_node()
 
     # ------------------------------------------------------------ context --
@@ -598,6 +600,8 @@ class Stack:
                  "export KONG_STANDIN_DELAY=%s" % shlex.quote(str(k["delay"])),
                  "export KONG_STANDIN_EXTRA=%s" % shlex.quote(k["extra"]),
                  "export KONG_STANDIN_FAIL=%s" % shlex.quote(k["fail"]),
+                 "export KONG_STANDIN_LIST_DELAY=%s" % shlex.quote(str(k["list_delay"])),
+                 "export KONG_STANDIN_PRINT_PASSWORD=%s" % shlex.quote(k["print_password"]),
                  "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "kong-prefix")),
                  "exec %s %s \"$@\"" % (DEBIAN_PY, shlex.quote(os.path.join(PEERS, "kong"))),
                  ""]
@@ -607,9 +611,15 @@ class Stack:
         os.chmod(tmp, 0o755)
         os.rename(tmp, self.kong_bin)
 
-    def set_kong(self, delay=None, extra=None, fail=None):
+    def set_kong(self, delay=None, extra=None, fail=None, list_delay=None, print_password=None):
         """Knobs: delay (s), extra migrations ("002_x,003_y:teardown"),
-        fail (comma list of subcommands to fail with exit 1)."""
+        fail (comma list of subcommands to fail with exit 1), list_delay
+        (s `list` takes, like real Kong's start-up), print_password ("",
+        "line" or "split": see tests/peers/kong)."""
+        if list_delay is not None:
+            self.kong_knobs["list_delay"] = list_delay
+        if print_password is not None:
+            self.kong_knobs["print_password"] = print_password
         if delay is not None:
             self.kong_knobs["delay"] = delay
         if extra is not None:
@@ -774,7 +784,7 @@ class Stack:
         database, default IMDS config and secret, remove rendered files,
         clear logs."""
         self.reset_unit()
-        self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+        self.kong_knobs = dict(KONG_KNOBS)
         self._write_kong_wrapper()
         self.reset_database()
         self.set_db_password(self.PASSWORD)
