@@ -37,6 +37,8 @@ PEERS = os.path.join(REPO, "tests", "peers")
 PG_BIN = "/usr/lib/postgresql/15/bin"
 DEBIAN_PY = "/usr/bin/python3"
 SETUP_CALLS = 7   # must match tests/peers/aws_setup.py SETUP_CALLS
+# the stand-in kong's knobs (Stack.set_kong), as reset() leaves them
+KONG_KNOBS = {"delay": 0, "extra": "", "fail": "", "list_delay": 0, "print_password": ""}
 
 
 class StackError(RuntimeError):
@@ -49,15 +51,25 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(pred, timeout, what, proc=None, logfile=None):
+def wait_for(pred, timeout, what, proc=None, logfile=None, detail=None, error=StackError):
+    """Poll pred() every 50 ms; return its first true value.  Raise error
+    (a peer's StackError, or a test's failureException) after timeout s, or
+    as soon as proc (anything with poll()) has exited; the message ends with
+    the tail of logfile and detail() when given."""
+    def fail(why):
+        more = _tail(logfile) + ("\n" + detail() if detail else "")
+        raise error("%s: %s%s" % (what, why, more))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if pred():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise StackError("%s: process exited with %s%s" % (what, proc.returncode, _tail(logfile)))
+        v = pred()
+        if v:
+            return v
+        if proc is not None:
+            code = proc.poll()
+            if code is not None:
+                fail("process exited with %s" % code)
         time.sleep(0.05)
-    raise StackError("%s: not ready after %ss%s" % (what, timeout, _tail(logfile)))
+    fail("not within %ss" % timeout)
 
 
 def _tail(path, n=2000):
@@ -176,7 +188,7 @@ class Stack:
         self._notify_lock = threading.Lock()
         self._closing = False
         self._bus = None
-        self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+        self.kong_knobs = dict(KONG_KNOBS)
         self.fleet = fleet   # extra simulated nodes: see fleet_node()
 
     # ------------------------------------------------------------ context --
@@ -588,6 +600,8 @@ class Stack:
                  "export KONG_STANDIN_DELAY=%s" % shlex.quote(str(k["delay"])),
                  "export KONG_STANDIN_EXTRA=%s" % shlex.quote(k["extra"]),
                  "export KONG_STANDIN_FAIL=%s" % shlex.quote(k["fail"]),
+                 "export KONG_STANDIN_LIST_DELAY=%s" % shlex.quote(str(k["list_delay"])),
+                 "export KONG_STANDIN_PRINT_PASSWORD=%s" % shlex.quote(k["print_password"]),
                  "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "kong-prefix")),
                  "exec %s %s \"$@\"" % (DEBIAN_PY, shlex.quote(os.path.join(PEERS, "kong"))),
                  ""]
@@ -597,9 +611,15 @@ class Stack:
         os.chmod(tmp, 0o755)
         os.rename(tmp, self.kong_bin)
 
-    def set_kong(self, delay=None, extra=None, fail=None):
+    def set_kong(self, delay=None, extra=None, fail=None, list_delay=None, print_password=None):
         """Knobs: delay (s), extra migrations ("002_x,003_y:teardown"),
-        fail (comma list of subcommands to fail with exit 1)."""
+        fail (comma list of subcommands to fail with exit 1), list_delay
+        (s `list` takes, like real Kong's start-up), print_password ("",
+        "line" or "split": see tests/peers/kong)."""
+        if list_delay is not None:
+            self.kong_knobs["list_delay"] = list_delay
+        if print_password is not None:
+            self.kong_knobs["print_password"] = print_password
         if delay is not None:
             self.kong_knobs["delay"] = delay
         if extra is not None:
@@ -764,7 +784,7 @@ class Stack:
         database, default IMDS config and secret, remove rendered files,
         clear logs."""
         self.reset_unit()
-        self.kong_knobs = {"delay": 0, "extra": "", "fail": ""}
+        self.kong_knobs = dict(KONG_KNOBS)
         self._write_kong_wrapper()
         self.reset_database()
         self.set_db_password(self.PASSWORD)
@@ -821,11 +841,14 @@ class Stack:
                 e[k] = v
         return e
 
-    def agent_argv(self, args, config=None, valgrind=False):
+    def agent_argv(self, args, config=None, valgrind=False, wrap=()):
+        """wrap: a command line to run the agent under (strace …)."""
         if not os.access(self.agent_bin, os.X_OK):
             raise StackError("agent binary not found: %s (build it, or set KONG_BOOTSTRAP_BIN)" % self.agent_bin)
+        if wrap and not shutil.which(wrap[0]):
+            raise StackError("%s not installed: tests/setup-deps installs it" % wrap[0])
         config = config or self.agent_config()
-        argv = [self.agent_bin, "-c", config] + list(args)
+        argv = list(wrap) + [self.agent_bin, "-c", config] + list(args)
         if valgrind:
             if not shutil.which("valgrind"):
                 raise StackError("valgrind not installed: apt-get install valgrind")
@@ -833,10 +856,11 @@ class Stack:
                     "--error-exitcode=99", "--trace-children=no"] + argv
         return argv
 
-    def run_agent(self, args, config=None, env=None, timeout=120, valgrind=False, stderr_cb=None):
+    def run_agent(self, args, config=None, env=None, timeout=120, valgrind=False, stderr_cb=None, wrap=()):
         """Run kong-bootstrap -c CONFIG ARGS...; returns (exit, stdout, stderr).
-        stderr_cb(line) is called for each stderr line as it arrives."""
-        argv = self.agent_argv(args, config, valgrind)
+        stderr_cb(line) is called for each stderr line as it arrives; wrap:
+        see agent_argv."""
+        argv = self.agent_argv(args, config, valgrind, wrap)
         if valgrind:
             timeout = max(timeout, 600)
         p = subprocess.Popen(argv, env=self.agent_env(env), stdin=subprocess.DEVNULL,

@@ -22,6 +22,27 @@ def password_fragments(pw=Stack.PASSWORD):
     return sorted(frags)
 
 
+def slurp(path):
+    """A file's bytes."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def agent_said(stderr, notify=()):
+    """The agent's own one-line account of how its run ended, for the first
+    line of an assertion message: its last `<stage>: error: …` line on
+    stderr, else the last STATUS= it sent systemd (notify: datagrams as
+    lists of lines), else its last stderr line."""
+    lines = [l.strip() for l in (stderr or "").splitlines() if l.strip()]
+    errors = [l for l in lines if ": error: " in l]
+    if errors:
+        return errors[-1]
+    status = [l for m in notify for l in m if l.startswith("STATUS=")]
+    if status:
+        return status[-1]
+    return lines[-1] if lines else "(nothing on stderr)"
+
+
 def start_stack(**kw):
     """A started Stack, or StackError (loudly) when a peer or the agent
     binary is missing; nothing is left running on failure."""
@@ -57,9 +78,12 @@ class StackTestCase(unittest.TestCase):
         return code, out, err
 
     def explain(self):
+        """Everything about the last run; the first line is the agent's
+        exit status and its own last word (agent_said)."""
         code, out, err = getattr(self, "_last", (None, "", ""))
-        return "exit=%s\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- kong log ---\n%s\n--- systemd ---\n%s" % (
-            code, out, err, self.st.kong_log_entries(), self.st.systemd_calls())
+        return ("exit=%s, the agent said: %s\n--- stdout ---\n%s\n--- stderr ---\n%s\n--- kong log ---\n%s\n"
+                "--- systemd ---\n%s" % (code, agent_said(err, self.st.notify_messages()), out, err,
+                                         self.st.kong_log_entries(), self.st.systemd_calls()))
 
     def assertExit(self, expected, code):
         self.assertEqual(code, expected, self.explain())

@@ -29,7 +29,8 @@ import time
 import unittest
 from collections import defaultdict
 
-from test_aws_support import AwsTestCase
+from aws_support import AwsTestCase
+from common import agent_said
 from stack import kill_group
 
 N = 50
@@ -90,7 +91,7 @@ class Concurrency(AwsTestCase):
 
         for i, (code, out, err) in enumerate(results):
             self.assertNoSecretsIn(out + err, "agent %d output" % i)
-        failed = [(i, c, (o + e)[-600:]) for i, (c, o, e) in enumerate(results) if c != 0]
+        failed = [(i, c, agent_said(e), (o + e)[-600:]) for i, (c, o, e) in enumerate(results) if c != 0]
         self.assertEqual(failed, [], "every agent must finish (exit 0)")
 
         reqs = [r for r in self.sm_requests()]

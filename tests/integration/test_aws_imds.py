@@ -13,14 +13,14 @@ import time
 import unittest
 from collections import Counter
 
-from test_aws_support import EXIT_IMDS, AwsTestCase, iso_in, tweak_key  # first: sets sys.path
+from aws_support import EXIT_IMDS, AwsTestCase, iso_in, tweak_key  # first: sets sys.path
 from stack import DEBIAN_PY, PEERS, free_port, kill_group, read_jsonl, tcp_open
 
 TOKEN = "/latest/api/token"
 
 
 def clean_boot_requests(mac, role):
-    """The documented minimum of a clean boot (README, "IMDS requests")."""
+    """The documented minimum of a clean boot (docs/operations.md, "Retries, IMDS and request counts")."""
     return [
         ("PUT", TOKEN),
         ("GET", "/latest/dynamic/instance-identity/document"),

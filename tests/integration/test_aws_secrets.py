@@ -8,7 +8,7 @@ Run: /usr/bin/python3 tests/integration/test_aws_secrets.py
 """
 import unittest
 
-from test_aws_support import EXIT_SECRETS, AwsTestCase, tweak_key
+from aws_support import EXIT_SECRETS, AwsTestCase, tweak_key
 
 THROTTLE = {"action": "throttle"}   # 400 {"__type": "ThrottlingException", "message": "Rate exceeded"}
 

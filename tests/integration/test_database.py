@@ -14,7 +14,7 @@ import time
 import unittest
 
 from common import Stack, systemd_template
-from test_election_common import EXIT_DB, FleetTestCase
+from election_common import EXIT_DB, FleetTestCase
 
 AUTH_FAILED = 'password authentication failed for user "kong"'
 

@@ -21,7 +21,7 @@ import unittest
 
 from common import parse_conf, systemd_template
 import kong_conf_reader
-from test_election_common import EXIT_DB, FleetTestCase
+from election_common import EXIT_DB, FleetTestCase
 
 
 def openssl(*args, cwd):

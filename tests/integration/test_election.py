@@ -15,8 +15,9 @@ import threading
 import time
 import unittest
 
-from test_election_common import (EXIT_MIGRATIONS, LOCK_NAME, FleetTestCase, pid_alive,
+from election_common import (EXIT_MIGRATIONS, LOCK_NAME, FleetTestCase, pid_alive,
                                   tcp_ports_of)
+from stack import wait_for
 
 BASE = ["000_base", "001_14_to_15"]
 # Kong's `locks` row left by a killed leader blocks a later `up` until its
@@ -176,6 +177,71 @@ class Election(FleetTestCase):
         self.assertSchemaConsistent(BASE + extra, agents)
         for a in rest:
             self.assertEqual(self.node_ready(a.node), 200, a.name)
+
+    # ------------------------------------------------------------------
+    def test_waiters_wait_shared_and_inspect_together(self):
+        """Issue 19: while the leader migrates, the others wait on the
+        migration lock in share mode (pg_advisory_lock_shared), so that they
+        wake together and their `kong migrations list` runs overlap.  The
+        stand-in's `list` takes as long as real Kong's start-up (1-2 s of
+        LuaJIT): waiters taking turns would show as lists one after another
+        (30 nodes: 30-60 s)."""
+        st = self.st
+        st.set_kong(delay=4, list_delay=2)
+        agents = self.start_nodes(range(4))
+        self.wait_event(lambda e: e["event"] == "begin" and e.get("sub") == "bootstrap", 30, "bootstrap", agents)
+
+        def three_waiting():
+            rows = st.db_query("SELECT l.mode, l.granted FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                               "WHERE l.locktype = 'advisory' AND a.application_name = 'kong-bootstrap'")
+            return rows if len([r for r in rows if not r[1]]) == 3 else None
+        rows = wait_for(three_waiting, 15, "three agents waiting on the migration lock",
+                        detail=lambda: self.explain(agents), error=self.failureException)
+        held = [m for m, granted in rows if granted]
+        waiting = [m for m, granted in rows if not granted]
+        self.assertTrue(held == ["ExclusiveLock"], "the leader must hold the migration lock exclusively; "
+                        "pg_locks.mode of the held lock: %s" % held)
+        self.assertTrue(waiting == ["ShareLock"] * 3,
+                        "the waiters must wait on the migration lock in share mode (pg_advisory_lock_shared, "
+                        "pg_locks.mode ShareLock) so that they wake together; they wait in %s" % waiting)
+
+        codes = self.wait_all(agents, 90)
+        self.assertEqual(codes, {a.name: 0 for a in agents}, self.explain(agents))
+        log = st.kong_log_entries()
+        boots = [r for r in log if r["argv"][:2] == ["migrations", "bootstrap"]]
+        self.assertEqual(len(boots), 1, self.explain(agents))
+        lists = [r for r in log if r["argv"][:2] == ["migrations", "list"] and r["ppid"] != boots[0]["ppid"]]
+        self.assertEqual(len(lists), 3, "one `list` per waiter\n" + self.explain(agents))
+        spans = sorted((round(r["start"] - boots[0]["end"], 2), round(r["end"] - boots[0]["end"], 2))
+                       for r in lists)
+        self.assertLess(max(b for b, _ in spans), min(e for _, e in spans),
+                        "the waiters' `kong migrations list` runs must overlap (shared lock, woken "
+                        "together); they ran one after another: (start, end) s after the bootstrap: %s" % spans)
+
+    def test_bootstrap_that_lost_kongs_lock_does_not_start_kong(self):
+        """Kong's `bootstrap` exits 0 when another Kong holds Kong's own lock
+        ("aborted: another node is performing database changes"), having
+        created schema_meta and nothing else: the schema is not ready.  Only
+        the `list` after it tells; the agent must not start Kong."""
+        st = self.st
+        # a Kong outside the election (an operator's `kong migrations
+        # bootstrap`, a node of an older AMI) holds Kong's lock: the row its
+        # cluster_mutex inserts, with Kong's table layout
+        st.db_query("CREATE TABLE locks (key text PRIMARY KEY, owner text, ttl timestamptz)")
+        st.db_query("ALTER TABLE locks OWNER TO kong")
+        st.db_query("INSERT INTO locks VALUES ('migrations', 'another-kong', now() + interval '10 minutes')")
+        (a,) = self.start_nodes([0], kong_env={"KONG_STANDIN_LOCK_TTL": "2"})
+        code = self.wait_all([a], 90)[a.name]
+        boots = [r for r in st.kong_log_entries() if r["argv"][:2] == ["migrations", "bootstrap"]]
+        self.assertEqual([(r["exit"], r.get("did")) for r in boots], [(0, "aborted")],
+                         "the scenario: one bootstrap, exit 0, aborted by Kong's own lock\n" + self.explain())
+        self.assertEqual(self.schema_list(), 5, "the schema is not ready (schema_meta, no migrations)")
+        starts = self.start_calls(a.node["unit"])
+        self.assertTrue(not starts, "the agent started Kong (%d StartUnit) after a `bootstrap` that lost Kong's "
+                        "own lock and did nothing\n%s" % (len(starts), self.explain()))
+        self.assertEqual(code, EXIT_MIGRATIONS, self.explain())
+        subs = [r["argv"][1] for r in st.kong_log_entries()]
+        self.assertEqual(subs[:3], ["list", "bootstrap", "list"], "inspect again after bootstrap")
 
     # ------------------------------------------------------------------
     def hold_lock(self, schema="public"):

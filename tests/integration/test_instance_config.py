@@ -13,7 +13,7 @@ import re
 import shutil
 import unittest
 
-from test_aws_support import EXIT_CONFIG, EXIT_SECRETS, AwsTestCase
+from aws_support import EXIT_CONFIG, EXIT_SECRETS, AwsTestCase
 
 OTHER_SECRET = "prod/kong/from-instance"
 REFUSED = ("kong_bin", "kong_conf", "kong_env_file", "kong_unit", "imds_endpoint", "imds_timeout")

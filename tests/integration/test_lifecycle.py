@@ -7,7 +7,7 @@ Run: /usr/bin/python3 tests/integration/test_lifecycle.py
 import unittest
 
 from common import Stack
-from test_lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
+from lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
 
 EXIT_MIGRATIONS, EXIT_SYSTEMD, EXIT_LIFECYCLE = 14, 16, 18
 

@@ -235,6 +235,33 @@ class Peers(unittest.TestCase):
         self.assertIsNone(p1.poll(), "the first bootstrap should still be running")
         self.assertEqual(p1.wait(30), 0)
 
+    def test_kong_slow_list_and_printed_password(self):
+        """The knobs that make the stand-in as slow and as careless as real
+        Kong can be (issue 19): `list` takes list_delay seconds; with
+        print_password the password is in the output, in one write ("line")
+        or cut in two writes that reach a reader separately ("split")."""
+        e = self.kenv()
+        self.st.set_kong(list_delay=1)
+        t0 = time.monotonic()
+        self.assertEqual(self.st.kong("migrations", "list", env=e)[0], 3)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0, "list_delay not honoured")
+        self.st.set_kong(list_delay=0)
+        pw = Stack.PASSWORD.encode()
+        for mode in ("line", "split"):
+            self.st.set_kong(print_password=mode)
+            p = subprocess.Popen([self.st.kong_bin, "migrations", "list"], env=dict(e, PATH=os.environ["PATH"]),
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            reads = list(iter(lambda: os.read(p.stdout.fileno(), 4096), b""))
+            p.stdout.close()
+            self.assertEqual(p.wait(30), 3, mode)
+            # (no assertIn: its message would print the password)
+            self.assertTrue(pw in b"".join(reads), "%s: the password is not in the output" % mode)
+            whole = [r for r in reads if pw in r]
+            if mode == "split":
+                self.assertEqual(len(whole), 0, "split: the password arrived in one read")
+            else:
+                self.assertEqual(len(whole), 1, "line: the password did not arrive in one read")
+
     def test_kong_conf_parsing(self):
         conf = os.path.join(self.st.tmp, "etc", "kong", "parse.conf")
         with open(conf, "w") as f:

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""A failed write leaves the previous file byte-identical.
+"""A failed write leaves the previous file byte-identical; a successful one
+is durable (fsync of the temp file before the rename, of the directory
+after it: observed with strace).
 
 Needs root (mount(2) of a small tmpfs, a read-only remount). Where mount is
 not permitted the tests fail with the reason: they never skip.
@@ -8,22 +10,41 @@ Run: /usr/bin/python3 tests/integration/test_render_atomic.py
 """
 import contextlib
 import os
+import re
 import subprocess
 import unittest
 
-from common import StackTestCase
+from common import StackTestCase, slurp
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def slurp(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def fs_type(path):
     r = subprocess.run(["stat", "-f", "-c", "%T", path], capture_output=True, text=True, check=True)
     return r.stdout.strip()
+
+
+STRACE = ["strace", "-f", "--seccomp-bpf", "-qq", "-y", "-e", "signal=none",
+          "-e", "trace=fsync,fdatasync,rename,renameat,renameat2"]
+
+
+def sync_calls(trace):
+    """strace -y output as ("sync", path) and ("rename", from, to), in order,
+    successful calls only; rename paths resolved like the fd paths -y shows."""
+    def real(p):
+        return os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+    out = []
+    with open(trace) as f:
+        for line in f:
+            m = re.match(r'\d+ +f(?:data)?sync\(\d+<(.*)>\) += 0$', line.strip())
+            if m:
+                out.append(("sync", m.group(1)))
+                continue
+            m = re.match(r'\d+ +rename(?:at2?)?\((?:[^,]*, )?"([^"]*)", (?:[^,]*, )?"([^"]*)".*\) += 0$',
+                         line.strip())
+            if m:
+                out.append(("rename", real(m.group(1)), real(m.group(2))))
+    return out
 
 
 class Atomic(StackTestCase):
@@ -54,7 +75,34 @@ class Atomic(StackTestCase):
         left = sorted(set(os.listdir(d)) - set(allowed))
         self.assertEqual(left, [], "left behind in %s" % d)
 
+    def assertDurable(self, calls, path):
+        """path came from a temp file fsynced before the rename, and its
+        directory was fsynced after it."""
+        d = os.path.realpath(os.path.dirname(path))
+        dst = os.path.join(d, os.path.basename(path))
+        story = "\n".join(" ".join(c) for c in calls)
+        renames = [i for i, c in enumerate(calls) if c[0] == "rename" and c[2] == dst]
+        self.assertEqual(len(renames), 1, "%s: not put in place by exactly one rename\n%s" % (path, story))
+        i = renames[0]
+        tmp = calls[i][1]
+        self.assertIn(("sync", tmp), calls[:i],
+                      "%s: its temp file was not fsynced before the rename that puts it in place (a "
+                      "power cut could leave an empty or partial file under the real name)\n%s" % (path, story))
+        self.assertIn(("sync", d), calls[i + 1:],
+                      "%s: its directory was not fsynced after the rename (a power cut could lose the "
+                      "rename)\n%s" % (path, story))
+
     # ------------------------------------------------------------------
+    def test_writes_are_durable(self):
+        """kong.conf and the env file: fsync(temp file), rename, fsync(dir)."""
+        st = self.st
+        trace = os.path.join(st.tmp, "log", "agent.strace")
+        code, out, err = self.run_agent(wrap=STRACE + ["-o", trace])
+        self.assertExit(0, code)
+        calls = sync_calls(trace)
+        for path in (st.kong_conf, st.kong_env_file):
+            self.assertDurable(calls, path)
+
     def test_env_file_full_tmpfs(self):
         """Disk full midway through the env file: exit 15, the old file as it
         was, no temp file left; with room again the same run succeeds."""

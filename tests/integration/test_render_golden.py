@@ -15,7 +15,7 @@ import os
 import re
 import unittest
 
-from common import StackTestCase, password_fragments
+from common import StackTestCase, password_fragments, slurp
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "golden")
 
@@ -37,11 +37,6 @@ admin_listen = 127.0.0.1:8444 \\
 NEW_PASSWORD = "n3w#P@ss;w\"o'rd$\\ z"
 
 
-def slurp(path):
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8")
-
-
 class Golden(StackTestCase):
     def normalize(self, text):
         st = self.st
@@ -59,7 +54,7 @@ class Golden(StackTestCase):
             print("\nwrote %s" % path)
             return
         self.assertTrue(os.path.exists(path), "%s missing: run with UPDATE_GOLDEN=1" % path)
-        want = slurp(path)
+        want = slurp(path).decode("utf-8")
         if want != text:
             diff = "".join(difflib.unified_diff(want.splitlines(True), text.splitlines(True),
                                                 "golden/" + name, "rendered"))
@@ -89,8 +84,8 @@ class Golden(StackTestCase):
         self.assertGolden("render-default.txt", out)
         code, out, err = self.run_agent()
         self.assertExit(0, code)
-        self.assertGolden("kong.conf-default", slurp(st.kong_conf))
-        self.assertGolden("kong.env-default", slurp(st.kong_env_file))
+        self.assertGolden("kong.conf-default", slurp(st.kong_conf).decode("utf-8"))
+        self.assertGolden("kong.env-default", slurp(st.kong_env_file).decode("utf-8"))
 
     def test_template_with_overrides(self):
         st = self.st
@@ -100,7 +95,7 @@ class Golden(StackTestCase):
         self.assertGolden("render-template.txt", out)
         code, out, err = self.run_agent(["run", "--oneshot"] + args, config=cfg, env=env)
         self.assertExit(0, code)
-        self.assertGolden("kong.conf-template", slurp(st.kong_conf))
+        self.assertGolden("kong.conf-template", slurp(st.kong_conf).decode("utf-8"))
 
     # ------------------------------------------------------------------
     def assertNoPassword(self, text, *passwords):

@@ -21,7 +21,7 @@ import os
 import stat
 import unittest
 
-from common import StackTestCase, password_fragments, systemd_template
+from common import StackTestCase, agent_said, password_fragments, slurp, systemd_template
 
 import kong_conf_reader
 
@@ -67,18 +67,13 @@ def corpus():
 
 
 def kong_line(key, value):
-    """How the agent writes a value (README "Rendering"): '#' as '\\#'."""
+    """How the agent writes a value (docs/operations.md, "Rendering kong.conf and the env file"): '#' as '\\#'."""
     return "%s = %s\n" % (key, value.replace("#", "\\#"))
 
 
 def representable(value):
     """Whether Kong's reader gives value back from kong_line()."""
     return kong_conf_reader.load_config_text(kong_line("k", value)) == {"k": value}
-
-
-def slurp(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def conf_part(render_out):
@@ -101,8 +96,8 @@ class RoundTrip(StackTestCase):
         return self.st.run_agent(args, config=config, env=env)
 
     def check_refusal(self, code, err, key, source, value):
-        self.assertEqual(code, 15, "%r (as %s from %s): expected exit 15 (refused), got %d\n%s"
-                         % (value, key, source, code, err))
+        self.assertEqual(code, 15, "%r (as %s from %s): expected exit 15 (refused), got %d: %s\n%s"
+                         % (value, key, source, code, agent_said(err), err))
         self.assertIn(key, err, "refusal of %r does not name the key\n%s" % (value, err))
         self.assertIn(source, err, "refusal of %r does not name the source %r\n%s" % (value, source, err))
 

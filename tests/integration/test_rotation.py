@@ -14,7 +14,8 @@ import time
 import unittest
 
 from common import Stack, systemd_template
-from test_lifecycle_common import LifecycleTestCase
+from lifecycle_common import LifecycleTestCase
+from stack import wait_for
 
 NEW_PASSWORD = "r0tated#pa;ss\"w'o$rd\\ y"
 
@@ -77,6 +78,7 @@ class Rotation(LifecycleTestCase):
     def test_rotation_rewrites_env_file_and_reloads_kong_once(self):
         st = self.st
         a = self.boot()
+        story = lambda: self.agent_story(a)  # noqa: E731
         conf_before = read_bytes(st.kong_conf)
         s0 = os.stat(st.kong_env_file)
         # a few unchanged checks first: nothing rewritten, nothing reloaded
@@ -91,10 +93,10 @@ class Rotation(LifecycleTestCase):
         changed = time.time()
         st.set_db_password(NEW_PASSWORD)
         st.update_secret(password=NEW_PASSWORD)
-        self.wait_until(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 15,
-                        "env file carries the new password", a)
+        wait_for(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 15,
+                 "env file carries the new password", proc=a, detail=story, error=self.failureException)
         # one more interval or two: still exactly one reload
-        self.wait_until(lambda: self.reloads(), 10, "ReloadUnit", a)
+        wait_for(self.reloads, 10, "ReloadUnit", proc=a, detail=story, error=self.failureException)
         time.sleep(5)
         reloads = self.reloads()
         self.assertEqual(len(reloads), 1, self.agent_story(a))
@@ -116,19 +118,22 @@ class Rotation(LifecycleTestCase):
     def test_database_lags_old_config_kept_then_updated(self):
         st = self.st
         a = self.boot()
+        story = lambda: self.agent_story(a)  # noqa: E731
         old_env = read_bytes(st.kong_env_file)
         with FileWatch(st.kong_env_file) as w:
             st.update_secret(password=NEW_PASSWORD)       # Postgres does not know it yet
-            self.wait_until(lambda: "Postgres does not take the new credentials yet" in self.stderr_of(a),
-                            10, "the agent tried the new password and refused it", a)
+            wait_for(lambda: "Postgres does not take the new credentials yet" in self.stderr_of(a), 10,
+                     "the agent tried the new password and refused it", proc=a, detail=story,
+                     error=self.failureException)
             time.sleep(3)
             self.assertEqual(read_bytes(st.kong_env_file), old_env)
             self.assertEqual(self.reloads(), [], self.agent_story(a))
             self.assertEqual(st.kong_ready()[0], 200, "Kong lost its (still valid) old password")
             db_changed = time.time()
             st.set_db_password(NEW_PASSWORD)
-            self.wait_until(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 45,
-                            "env file updated once Postgres takes the new password", a)
+            wait_for(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 45,
+                     "env file updated once Postgres takes the new password", proc=a, detail=story,
+                     error=self.failureException)
             time.sleep(3)
         # byte-identical until the database took the password; one change after
         self.assertEqual(w.changes[0][1], old_env)

@@ -8,7 +8,7 @@ Run: /usr/bin/python3 tests/integration/test_secrets_leak.py
 import os
 import unittest
 
-from common import StackTestCase, password_fragments
+from common import Stack, StackTestCase, password_fragments
 
 
 class SecretsLeak(StackTestCase):
@@ -75,6 +75,32 @@ class SecretsLeak(StackTestCase):
         st.reset()
         self.run_and_keep(args=["-v", "run", "--oneshot"])
         self.scan()
+
+    # ------------------------------------------------------------------
+    # Kong masks pg_password in its own debug output; an error path that
+    # dumps the connection settings does not.  The agent cuts the password
+    # out of every line of Kong's output it logs (issue 19: with a stand-in
+    # that never printed it, nothing tested that).
+    def assertKongOutputRedacted(self, mode):
+        self.st.set_kong(print_password=mode)
+        code, out, err = self.run_agent()
+        self.assertExit(0, code)
+        masked = [l.replace(Stack.PASSWORD, "<the password>")
+                  for l in (out + err).splitlines() if "connection settings" in l]
+        leaked = [f for f in password_fragments() if f in out + err]
+        if leaked:   # (not assertEqual: its message would print the password)
+            self.fail("Kong printed the database password and the agent logged it unredacted (%s): %s"
+                      % (mode, masked))
+        self.assertTrue(masked and all("password=<redacted> " in l for l in masked),
+                        "Kong's line with the password is not in the agent's log, redacted: %s\n%s"
+                        % (masked, self.explain()))
+
+    def test_kong_printing_the_password_is_redacted(self):
+        self.assertKongOutputRedacted("line")
+
+    def test_kong_printing_the_password_in_two_reads_is_redacted(self):
+        """The password cut across two reads of Kong's pipe."""
+        self.assertKongOutputRedacted("split")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import signal
 import time
 import unittest
 
-from test_lifecycle_common import TERMINATE_HOOK, LifecycleTestCase, ReadyPoller
+from lifecycle_common import TERMINATE_HOOK, LifecycleTestCase, ReadyPoller
 
 DRAIN = 2          # drain_timeout (s)
 WATCH = 5          # the agent's IMDS termination watch period (s)

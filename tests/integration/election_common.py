@@ -12,7 +12,8 @@ import subprocess
 import time
 import unittest
 
-from common import Stack, StackError, start_stack  # noqa: F401  (sys.path set up by common)
+from common import Stack, StackError, agent_said, start_stack  # noqa: F401  (sys.path set up by common)
+from stack import wait_for
 
 EXIT_OK, EXIT_DB, EXIT_MIGRATIONS = 0, 13, 14
 LOCK_NAME = "kong-bootstrap/migrations/%s/%s"
@@ -110,7 +111,14 @@ class FleetTestCase(unittest.TestCase):
         return {a.name: a.proc.returncode for a in agents}
 
     def explain(self, agents=None, tail=1500):
-        parts = []
+        """The first line: each agent's exit status and its last word
+        (common.agent_said); then their stderr and the stand-in's logs."""
+        said = []
+        for a in agents or self.agents:
+            code = a.proc.poll()
+            if code != 0:
+                said.append("%s exit=%s: %s" % (a.name, code, agent_said(a.output()[1])))
+        parts = ["; ".join(said) or "every agent exited 0"]
         for a in agents or self.agents:
             out, err = a.output()
             parts.append("--- agent %s pid %d exit %s ---\n%s" % (a.name, a.pid, a.proc.poll(), err[-tail:]))
@@ -131,13 +139,9 @@ class FleetTestCase(unittest.TestCase):
         return None
 
     def wait_event(self, pred, timeout, what, agents=None):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            for e in self.st.kong_events():
-                if pred(e):
-                    return e
-            time.sleep(0.02)
-        self.fail("no %s within %ss\n%s" % (what, timeout, self.explain(agents)))
+        """The first stand-in progress event for which pred is true."""
+        return wait_for(lambda: next((e for e in self.st.kong_events() if pred(e)), None), timeout, what,
+                        detail=lambda: self.explain(agents), error=self.failureException)
 
     # ------------------------------------------------------------ schema --
     def kong_env(self):

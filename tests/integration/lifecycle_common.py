@@ -12,7 +12,8 @@ import time
 import urllib.error
 import urllib.request
 
-from common import Stack, StackTestCase  # noqa: F401
+from common import Stack, StackTestCase, agent_said  # noqa: F401
+from stack import wait_for
 
 LAUNCH_HOOK = "kong-launch"
 TERMINATE_HOOK = "kong-terminate"
@@ -115,15 +116,9 @@ class LifecycleTestCase(StackTestCase):
 
     def wait_booted(self, agent, timeout=40):
         """Until READY=1 arrives (boot complete, the loop is running)."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if any("READY=1" in r["lines"] for r in self.st.notify_records()):
-                return
-            code = agent.poll()
-            if code is not None:
-                self.fail("agent exited with %s before READY=1\n%s" % (code, self.agent_story(agent)))
-            time.sleep(0.05)
-        self.fail("no READY=1 within %ss\n%s" % (timeout, self.agent_story(agent)))
+        wait_for(lambda: any("READY=1" in r["lines"] for r in self.st.notify_records()), timeout,
+                 "READY=1 from the agent", proc=agent, detail=lambda: self.agent_story(agent),
+                 error=self.failureException)
 
     def wait_exit(self, agent, timeout):
         try:
@@ -131,23 +126,15 @@ class LifecycleTestCase(StackTestCase):
         except Exception:
             self.fail("agent still running after %ss\n%s" % (timeout, self.agent_story(agent)))
 
-    def wait_until(self, pred, timeout, what, agent=None):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            v = pred()
-            if v:
-                return v
-            time.sleep(0.05)
-        self.fail("%s: not within %ss\n%s" % (what, timeout, self.agent_story(agent) if agent else self.explain()))
-
     def stderr_of(self, agent):
         return agent.output()[1]
 
     def agent_story(self, agent):
         out, err = agent.output()
-        return ("exit=%s\n--- agent stderr ---\n%s\n--- autoscaling calls ---\n%s\n--- systemd ---\n%s\n"
-                "--- kong events ---\n%s" % (agent.poll(), err, self.calls(), self.st.systemd_calls(),
-                                             self.events()))
+        return ("exit=%s, the agent said: %s\n--- agent stderr ---\n%s\n--- autoscaling calls ---\n%s\n"
+                "--- systemd ---\n%s\n--- kong events ---\n%s"
+                % (agent.poll(), agent_said(err, self.st.notify_messages()), err, self.calls(),
+                   self.st.systemd_calls(), self.events()))
 
     def sigterm(self, agent):
         os.kill(agent.pid, signal.SIGTERM)
