@@ -360,6 +360,18 @@ class TrustBoundary(AwsTestCase):
             for line in m:
                 self.assertNotIn("\x1b", line)
 
+    def test_newline_in_the_secret_host_cannot_forge_a_notification(self):
+        """STATUS= carries the host while the database wait retries: a
+        newline there would start a READY=1 assignment of its own."""
+        name = "prod/kong/forged-ready"
+        self.st.put_secret(name, self.st.default_secret(host="127.0.0.1\nREADY=1\nSTATUS=forged"))
+        code, out, err = self.run_timed(config=self.config(secret_id=name, pg_wait_timeout=2))
+        self.assertExit(EXIT_DB, code)
+        lines = [l for m in self.st.notify_messages() for l in m]
+        self.assertTrue([l for l in lines if l.startswith("STATUS=waiting for Postgres")], lines)
+        self.assertNotIn("READY=1", lines)
+        self.assertNotIn("STATUS=forged", lines)
+
     # ------------------------------------------------------ core dumps --
     def _abort(self, argv, env=None, cwd=None):
         def limits():
