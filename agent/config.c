@@ -490,7 +490,7 @@ static char *url_host(const char *authority_start)
         size_t n = strcspn(authority_start, "/?#");
         _cleanup_free_ char *authority = xstrndup(authority_start, n);
 
-        if (strchr(authority, '@') || isempty(authority))
+        if (authority[0] == '\0' || strchr(authority, '@'))
                 return NULL;
         if (authority[0] == '[') {
                 char *close = strchr(authority, ']');
