@@ -39,6 +39,7 @@ void boot_done(Boot *b)
         PQfinish(b->lock_conn);
         buf_done(&b->kong_conf);
         buf_done(&b->env_file);
+        strv_free(b->refused_tags);
 }
 
 int boot_fail(const Boot *b, Stage s, const Error *err)
@@ -106,6 +107,26 @@ int boot_imds(Boot *b, Error *err)
         return 0;
 }
 
+/* One tag kong-bootstrap:<key> into the configuration, or refused: the
+ * tag's name, the reason, its own MESSAGE_ID, and the trusted value
+ * stays. Tags are written by anyone with ec2:CreateTags; a stray one must
+ * neither take effect silently nor take the fleet down. */
+static void apply_tag(Boot *b, const char *tag, const char *value)
+{
+        _cleanup_free_ char *shown_tag = sanitize_for_log(tag, 128);
+        _cleanup_free_ char *source = xasprintf("instance tag %s", shown_tag);
+        Error e = { "" };
+
+        /* The value is not shown: a tag may hold what should have been
+         * a secret, and config_set() names the value only when it was
+         * permitted and malformed. */
+        if (config_set(b->config, CONFIG_LAYER_TAG, tag + strlen("kong-bootstrap:"), value, source, &e) >= 0)
+                return;
+        log_msg_id(LOG_WARNING, STAGE_CONFIG, MESSAGE_ID_TAG_REFUSED,
+                   "refused instance tag %s, not used: %s", shown_tag, e.msg);
+        strv_push(&b->refused_tags, xasprintf("%s: %s", shown_tag, e.msg));
+}
+
 int boot_instance_config(Boot *b, Error *err)
 {
         usec_t started = now_usec();
@@ -123,11 +144,7 @@ int boot_instance_config(Boot *b, Error *err)
                         free_and_strdup(&b->group, strip(values[i]));
                         continue;
                 }
-                _cleanup_free_ char *source = xasprintf("instance tag %s", keys[i]);
-                r = config_set(b->config, CONFIG_LAYER_TAG, keys[i] + strlen("kong-bootstrap:"),
-                               strip(values[i]), source, err);
-                if (r < 0)
-                        return r;
+                apply_tag(b, keys[i], strip(values[i]));
         }
 
         r = imds_get_user_data(b->imds, &user_data, err);
@@ -166,8 +183,9 @@ int boot_instance_config(Boot *b, Error *err)
                                  "instance has no tag " GROUP_TAG
                                  " in IMDS (enable InstanceMetadataTags) and "
                                  "autoscaling_group is not set");
-        log_stage_done(STAGE_CONFIG, started, "instance tags: %zu key(s) read; user-data: %s",
-                       strv_length(keys), origin ? origin : "no kong-bootstrap config");
+        log_stage_done(STAGE_CONFIG, started, "instance tags: %zu key(s) read, %zu refused; user-data: %s",
+                       strv_length(keys), strv_length(b->refused_tags),
+                       origin ? origin : "no kong-bootstrap config");
         return 0;
 }
 
@@ -247,9 +265,12 @@ int boot_secret(Boot *b, Error *err)
                 error_prefix(err, "secret '%s' (%s)", config_get(c, CONF_SECRET_ID), b->secret.arn);
                 return r;
         }
+        /* host, dbname and username come from the secret: shown escaped. */
+        _cleanup_free_ char *host = sanitize_for_log(b->db.host, 256),
+                            *dbname = sanitize_for_log(b->db.dbname, 128),
+                            *user = sanitize_for_log(b->db.user, 128);
         log_stage_done(STAGE_SECRETS, started, "secret %s version %s: database %s:%s/%s as %s",
-                       b->secret.arn, b->secret.version_id, b->db.host, b->db.port, b->db.dbname,
-                       b->db.user);
+                       b->secret.arn, b->secret.version_id, host, b->db.port, dbname, user);
         return 0;
 }
 

@@ -27,6 +27,9 @@ typedef struct Boot {
         PGconn *lock_conn;
         Buf kong_conf;
         Buf env_file;
+        /* Instance tags the trust model refused: "TAG: reason", each
+         * logged once (MESSAGE_ID_TAG_REFUSED); `check` fails on them. */
+        char **refused_tags;
 } Boot;
 
 void boot_done(Boot *b);
@@ -38,7 +41,10 @@ int boot_fail(const Boot *b, Stage s, const Error *err);
 int boot_imds(Boot *b, Error *err);
 
 /* Instance tags kong-bootstrap:<key> and user-data join the configuration,
- * below the environment and --set; then the whole is validated. */
+ * below the environment and --set; then the whole is validated. A tag the
+ * trust model refuses (a key tags may not set, an unknown key, a bad
+ * value) is reported and left out (b->refused_tags); it never fails the
+ * boot. */
 int boot_instance_config(Boot *b, Error *err);
 
 /* A step of a command: a stage function and the stage it fails as. */

@@ -35,7 +35,8 @@ static char *describe(const Boot *b, Stage s, const char *config_path)
 
 static void check_line(bool ok, const char *what, const char *detail)
 {
-        printf("%-4s %-9s %s\n", ok ? "ok" : "FAIL", what, detail);
+        _cleanup_free_ char *shown = sanitize_for_log(detail, SIZE_MAX);
+        printf("%-4s %-9s %s\n", ok ? "ok" : "FAIL", what, shown);
         (void)fflush(stdout);
 }
 
@@ -56,11 +57,19 @@ int command_check(Config *c, const char *config_path)
                 const char *what = s == STAGE_DATABASE ? "postgres" : stage_name(s);
                 if (boot_run_steps(&b, &steps[i], 1, &s, &err) < 0) {
                         check_line(false, what, err.msg);
-                        status = stage_exit_status(s);
+                        if (status == EXIT_OK)
+                                status = stage_exit_status(s);
                         break;
                 }
                 _cleanup_free_ char *detail = describe(&b, s, config_path);
                 check_line(true, what, detail);
+                /* A run goes on without refused tags; check says they are
+                 * there, so that whoever set them learns it, and goes on. */
+                if (s == STAGE_CONFIG && b.refused_tags) {
+                        STRV_FOREACH (t, b.refused_tags)
+                                check_line(false, "tag", *t);
+                        status = EXIT_CONFIG;
+                }
         }
         boot_done(&b);
         return status;

@@ -6,6 +6,7 @@
 #include "autoscaling.h"
 #include "boot.h"
 #include "daemon.h"
+#include "fileio.h"
 #include "notify.h"
 #include "retry.h"
 
@@ -76,6 +77,22 @@ static int complete_launch_hook(Boot *b, Error *err)
         return isempty(hook) ? 0 : boot_complete_lifecycle(b, hook, "CONTINUE", err);
 }
 
+/* A kill between creating a temp file and renaming it leaves the temp
+ * file; the env file's holds the password. Gone before anything else. */
+static void remove_leftovers(const Config *c)
+{
+        const ConfigKey files[] = { CONF_KONG_ENV_FILE, CONF_KONG_CONF };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                unsigned removed = 0;
+                Error e;
+                if (remove_stale_temp_files(config_get(c, files[i]), &removed, &e) < 0)
+                        log_warning(STAGE_RENDER, "%s", e.msg);
+                else if (removed > 0)
+                        log_notice(STAGE_RENDER, "removed %u temporary file(s) a killed run left beside %s",
+                                   removed, config_get(c, files[i]));
+        }
+}
+
 int command_run(Config *c, bool oneshot)
 {
         static const BootStep steps[] = {
@@ -96,6 +113,7 @@ int command_run(Config *c, bool oneshot)
         Stage failed;
         int status;
 
+        remove_leftovers(c);
         retry_set_keepalive(heartbeat_keepalive, &heartbeat);
         if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0)
                 status = fail_boot(&b, failed, &err);

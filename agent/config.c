@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,58 +22,82 @@ typedef enum ValueType {
         T_CIDRS,
 } ValueType;
 
+/* Who may set a key (see "The trust model" in kong-bootstrap.conf(5)):
+ * each source may decide only what its writer could already do. Instance
+ * tags are written by anyone with ec2:CreateTags, so they choose among
+ * safe options only; user-data is written by whoever launches the
+ * instance, who already runs code as root through cloud-init; the config
+ * file, conf.d/, the environment and --set are root's own. */
+typedef enum Trust {
+        TRUST_LOCAL,    /* config file, conf.d/, environment, --set only */
+        TRUST_USERDATA, /* also user-data, never an instance tag */
+        TRUST_TAG,      /* any source: the instance tag allowlist */
+} Trust;
+
+/* Bounds of T_SECONDS keys (inclusive): 0 would turn a loop into a hot
+ * one, and an absurd value hides a typo for days. */
 static const struct {
         const char *name;
         const char *default_value;
         ValueType type;
         const char *const *choices;
-        bool local_only; /* never from instance tags or user-data */
+        Trust trust;
+        uint64_t min, max; /* T_SECONDS only */
 } keys[_CONF_MAX] = {
-        [CONF_SECRET_ID] = { "secret_id", "", T_STRING },
-        [CONF_SECRET_VERSION_STAGE] = { "secret_version_stage", "AWSCURRENT", T_STRING },
-        [CONF_REGION] = { "region", "", T_STRING },
-        [CONF_IMDS_ENDPOINT] = { "imds_endpoint", "http://169.254.169.254", T_URL, .local_only = true },
-        [CONF_IMDS_TIMEOUT] = { "imds_timeout", "240", T_SECONDS, .local_only = true },
-        [CONF_SECRETSMANAGER_ENDPOINT] = { "secretsmanager_endpoint", "", T_URL },
-        [CONF_AWS_TIMEOUT] = { "aws_timeout", "120", T_SECONDS },
-        [CONF_AUTOSCALING_ENDPOINT] = { "autoscaling_endpoint", "", T_URL },
-        [CONF_PG_HOST] = { "pg_host", "", T_STRING },
-        [CONF_PG_PORT] = { "pg_port", "", T_PORT },
-        [CONF_PG_DATABASE] = { "pg_database", "", T_STRING },
-        [CONF_PG_USER] = { "pg_user", "", T_STRING },
-        [CONF_PG_SCHEMA] = { "pg_schema", "", T_STRING },
+        [CONF_SECRET_ID] = { "secret_id", "", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_SECRET_VERSION_STAGE] = { "secret_version_stage", "AWSCURRENT", T_STRING,
+                                        .trust = TRUST_USERDATA },
+        [CONF_REGION] = { "region", "", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_IMDS_ENDPOINT] = { "imds_endpoint", "http://169.254.169.254", T_URL, .trust = TRUST_LOCAL },
+        [CONF_IMDS_TIMEOUT] = { "imds_timeout", "240", T_SECONDS, .trust = TRUST_LOCAL, 1, 3600 },
+        [CONF_SECRETSMANAGER_ENDPOINT] = { "secretsmanager_endpoint", "", T_URL, .trust = TRUST_USERDATA },
+        [CONF_AWS_TIMEOUT] = { "aws_timeout", "120", T_SECONDS, .trust = TRUST_TAG, 1, 3600 },
+        [CONF_AUTOSCALING_ENDPOINT] = { "autoscaling_endpoint", "", T_URL, .trust = TRUST_USERDATA },
+        [CONF_PG_HOST] = { "pg_host", "", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_PG_PORT] = { "pg_port", "", T_PORT, .trust = TRUST_USERDATA },
+        [CONF_PG_DATABASE] = { "pg_database", "", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_PG_USER] = { "pg_user", "", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_PG_SCHEMA] = { "pg_schema", "", T_STRING, .trust = TRUST_USERDATA },
         [CONF_PG_SSLMODE] = { "pg_sslmode", "verify-full", T_ENUM,
                               (const char *const[]){ "disable", "require", "verify-ca", "verify-full",
-                                                     NULL } },
-        [CONF_PG_SSLROOTCERT] = { "pg_sslrootcert", "/etc/kong-bootstrap/rds-ca.pem", T_PATH },
-        [CONF_PG_WAIT_TIMEOUT] = { "pg_wait_timeout", "900", T_SECONDS },
+                                                     NULL },
+                              .trust = TRUST_USERDATA },
+        [CONF_PG_SSLROOTCERT] = { "pg_sslrootcert", "/etc/kong-bootstrap/rds-ca.pem", T_PATH,
+                                  .trust = TRUST_USERDATA },
+        [CONF_PG_WAIT_TIMEOUT] = { "pg_wait_timeout", "900", T_SECONDS, .trust = TRUST_TAG, 1, 86400 },
         [CONF_MIGRATIONS] = { "migrations", "auto", T_ENUM,
-                              (const char *const[]){ "auto", "bootstrap-only", "off", NULL } },
+                              (const char *const[]){ "auto", "bootstrap-only", "off", NULL },
+                              .trust = TRUST_USERDATA },
         [CONF_MIGRATIONS_FINISH] = { "migrations_finish", "manual", T_ENUM,
-                                     (const char *const[]){ "manual", "auto", NULL } },
-        [CONF_MIGRATIONS_WAIT_TIMEOUT] = { "migrations_wait_timeout", "3600", T_SECONDS },
-        [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH, .local_only = true },
-        [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH, .local_only = true },
+                                     (const char *const[]){ "manual", "auto", NULL },
+                                     .trust = TRUST_USERDATA },
+        [CONF_MIGRATIONS_WAIT_TIMEOUT] = { "migrations_wait_timeout", "3600", T_SECONDS, .trust = TRUST_TAG,
+                                           1, 86400 },
+        [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH, .trust = TRUST_LOCAL },
+        [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH, .trust = TRUST_LOCAL },
         [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH,
-                                 .local_only = true },
-        [CONF_KONG_UNIT] = { "kong_unit", "kong.service", T_STRING, .local_only = true },
+                                 .trust = TRUST_LOCAL },
+        [CONF_KONG_UNIT] = { "kong_unit", "kong.service", T_STRING, .trust = TRUST_LOCAL },
         /* Read as root and copied into a world-readable file: never from
          * instance metadata. */
-        [CONF_KONG_CONF_TEMPLATE] = { "kong_conf_template", "", T_PATH, .local_only = true },
-        [CONF_KONG_PREFIX] = { "kong_prefix", "", T_PATH },
+        [CONF_KONG_CONF_TEMPLATE] = { "kong_conf_template", "", T_PATH, .trust = TRUST_LOCAL },
+        /* Kong writes its resolved settings, password included, there. */
+        [CONF_KONG_PREFIX] = { "kong_prefix", "", T_PATH, .trust = TRUST_LOCAL },
         [CONF_PROXY_LISTEN] = { "proxy_listen",
                                 "0.0.0.0:8000 proxy_protocol, 0.0.0.0:8443 http2 ssl proxy_protocol",
-                                T_STRING },
-        [CONF_ADMIN_LISTEN] = { "admin_listen", "127.0.0.1:8001", T_STRING },
-        [CONF_STATUS_LISTEN] = { "status_listen", "0.0.0.0:8100", T_STRING },
-        [CONF_TRUSTED_IPS] = { "trusted_ips", "", T_CIDRS },
-        [CONF_READY_TIMEOUT] = { "ready_timeout", "120", T_SECONDS },
-        [CONF_LIFECYCLE_HOOK] = { "lifecycle_hook", "", T_STRING },
-        [CONF_LIFECYCLE_HEARTBEAT_INTERVAL] = { "lifecycle_heartbeat_interval", "300", T_SECONDS },
-        [CONF_TERMINATION_LIFECYCLE_HOOK] = { "termination_lifecycle_hook", "", T_STRING },
-        [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING },
-        [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS },
-        [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS },
+                                T_STRING, .trust = TRUST_USERDATA },
+        [CONF_ADMIN_LISTEN] = { "admin_listen", "127.0.0.1:8001", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_STATUS_LISTEN] = { "status_listen", "0.0.0.0:8100", T_STRING, .trust = TRUST_USERDATA },
+        [CONF_TRUSTED_IPS] = { "trusted_ips", "", T_CIDRS, .trust = TRUST_USERDATA },
+        [CONF_READY_TIMEOUT] = { "ready_timeout", "120", T_SECONDS, .trust = TRUST_TAG, 1, 3600 },
+        [CONF_LIFECYCLE_HOOK] = { "lifecycle_hook", "", T_STRING, .trust = TRUST_TAG },
+        [CONF_LIFECYCLE_HEARTBEAT_INTERVAL] = { "lifecycle_heartbeat_interval", "300", T_SECONDS,
+                                                .trust = TRUST_TAG, 1, 7200 },
+        [CONF_TERMINATION_LIFECYCLE_HOOK] = { "termination_lifecycle_hook", "", T_STRING,
+                                              .trust = TRUST_TAG },
+        [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING, .trust = TRUST_TAG },
+        [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS, .trust = TRUST_TAG, 1, 86400 },
+        [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS, .trust = TRUST_TAG, 0, 3600 },
 };
 
 const char *config_key_name(ConfigKey k)
@@ -135,6 +160,33 @@ static bool value_has_control_chars(const char *v)
         return false;
 }
 
+static int validate_value(ConfigKey k, const char *v, const char *src, Error *err);
+
+int config_check_permitted(ConfigLayer layer, const char *key, const char *source, Error *err)
+{
+        _cleanup_free_ char *shown = sanitize_for_log(key, 64);
+        Trust trust = TRUST_USERDATA; /* kong.<setting>: what Kong runs and exposes */
+
+        if (!startswith(key, "kong.")) {
+                int k = config_key_from_name(key);
+                if (k < 0)
+                        return error_set(err, -ENOENT, "%s: unknown key '%s'", source, shown);
+                trust = keys[k].trust;
+        }
+        if (trust == TRUST_LOCAL && (layer == CONFIG_LAYER_TAG || layer == CONFIG_LAYER_USERDATA))
+                return error_set(
+                        err, -EPERM,
+                        "%s: '%s' can only be set in the config file, the environment or --set, not "
+                        "from instance metadata (it chooses a program, a file or the metadata service)",
+                        source, shown);
+        if (trust == TRUST_USERDATA && layer == CONFIG_LAYER_TAG)
+                return error_set(err, -EPERM,
+                                 "%s: '%s' cannot be set by an instance tag (anyone allowed "
+                                 "ec2:CreateTags writes tags; set it in the config file or user-data)",
+                                 source, shown);
+        return 0;
+}
+
 int config_set(Config *c, ConfigLayer layer, const char *key, const char *value, const char *source,
                Error *err)
 {
@@ -146,6 +198,9 @@ int config_set(Config *c, ConfigLayer layer, const char *key, const char *value,
 
         if (startswith(key, "kong.")) {
                 const char *name = key + strlen("kong.");
+                int r = config_check_permitted(layer, key, source, err);
+                if (r < 0)
+                        return r;
                 if (!kong_setting_name_is_valid(name))
                         return error_set(err, -EINVAL,
                                          "%s: '%s' is not a valid Kong setting name (lower case letters, "
@@ -174,15 +229,15 @@ int config_set(Config *c, ConfigLayer layer, const char *key, const char *value,
                 return 0;
         }
 
-        int k = config_key_from_name(key);
+        int k = config_key_from_name(key), r;
         if (k < 0)
                 return error_set(err, -ENOENT, "%s: unknown key '%s'", source, shown);
-        if (keys[k].local_only && (layer == CONFIG_LAYER_TAG || layer == CONFIG_LAYER_USERDATA))
-                return error_set(
-                        err, -EPERM,
-                        "%s: '%s' can only be set in the config file, the environment or --set, not "
-                        "from instance metadata",
-                        source, shown);
+        r = config_check_permitted(layer, key, source, err);
+        if (r < 0)
+                return r;
+        r = validate_value((ConfigKey)k, value, source, err);
+        if (r < 0)
+                return r;
         if (layer < c->settings[k].layer)
                 return 0;
         c->settings[k].layer = layer;
@@ -427,9 +482,59 @@ bool cidr_is_valid(const char *s)
         return false;
 }
 
-static int validate_one(const Config *c, ConfigKey k, Error *err)
+/* The host of "scheme://host[:port][/…]": "[v6]" without brackets. NULL
+ * when the authority holds a user name ('@'), which could hide the real
+ * host from a reader ("http://127.0.0.1@evil.example/"). */
+static char *url_host(const char *authority_start)
 {
-        const char *v = c->settings[k].value, *src = c->settings[k].source;
+        size_t n = strcspn(authority_start, "/?#");
+        _cleanup_free_ char *authority = xstrndup(authority_start, n);
+
+        if (authority[0] == '\0' || strchr(authority, '@'))
+                return NULL;
+        if (authority[0] == '[') {
+                char *close = strchr(authority, ']');
+                if (!close || (close[1] != '\0' && close[1] != ':'))
+                        return NULL;
+                return xstrndup(authority + 1, (size_t)(close - authority - 1));
+        }
+        return xstrndup(authority, strcspn(authority, ":"));
+}
+
+bool endpoint_is_acceptable(const char *url)
+{
+        const char *rest;
+        bool https = startswith_no_case(url, "https://");
+
+        if (https)
+                rest = url + strlen("https://");
+        else if (startswith_no_case(url, "http://"))
+                rest = url + strlen("http://");
+        else
+                return false;
+        _cleanup_free_ char *host = url_host(rest);
+        if (!host)
+                return false;
+        if (https)
+                return true;
+
+        /* Plain http only where no network is crossed: loopback (the test
+         * stack) and the instance metadata service's link-local addresses. */
+        unsigned char a[16];
+        if (strcasecmp(host, "localhost") == 0 || streq(host, "169.254.169.254"))
+                return true;
+        if (inet_pton(AF_INET, host, a) == 1)
+                return a[0] == 127;
+        if (inet_pton(AF_INET6, host, a) == 1) {
+                static const unsigned char loopback[16] = { [15] = 1 };
+                static const unsigned char imds[16] = { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x54, [14] = 0x02 };
+                return memcmp(a, loopback, 16) == 0 || memcmp(a, imds, 16) == 0;
+        }
+        return false;
+}
+
+static int validate_value(ConfigKey k, const char *v, const char *src, Error *err)
+{
         _cleanup_free_ char *shown = sanitize_for_log(v, 128);
         uint64_t u;
         uint16_t port;
@@ -439,10 +544,11 @@ static int validate_one(const Config *c, ConfigKey k, Error *err)
         switch (keys[k].type) {
         case T_STRING: return 0;
         case T_SECONDS:
-                if (parse_uint64(v, &u) < 0 || u > 86400 * 7)
+                if (parse_uint64(v, &u) < 0 || u < keys[k].min || u > keys[k].max)
                         return error_set(err, -EINVAL,
-                                         "%s from %s: '%s' is not a number of seconds (0..604800)",
-                                         keys[k].name, src, shown);
+                                         "%s from %s: '%s' is not a number of seconds in %llu..%llu",
+                                         keys[k].name, src, shown, (unsigned long long)keys[k].min,
+                                         (unsigned long long)keys[k].max);
                 return 0;
         case T_PORT:
                 if (parse_port(v, &port) < 0)
@@ -450,8 +556,11 @@ static int validate_one(const Config *c, ConfigKey k, Error *err)
                                          keys[k].name, src, shown);
                 return 0;
         case T_URL:
-                if (!startswith(v, "http://") && !startswith(v, "https://"))
-                        return error_set(err, -EINVAL, "%s from %s: '%s' is not an http:// or https:// URL",
+                if (!endpoint_is_acceptable(v))
+                        return error_set(err, -EINVAL,
+                                         "%s from %s: '%s' is not an https:// URL (http:// only for "
+                                         "loopback and the instance metadata addresses 169.254.169.254 "
+                                         "and [fd00:ec2::254]; no user name in the URL)",
                                          keys[k].name, src, shown);
                 return 0;
         case T_PATH:
@@ -483,6 +592,11 @@ static int validate_one(const Config *c, ConfigKey k, Error *err)
         }
         }
         return 0;
+}
+
+static int validate_one(const Config *c, ConfigKey k, Error *err)
+{
+        return validate_value(k, c->settings[k].value, c->settings[k].source, err);
 }
 
 int config_validate(const Config *c, bool complete, Error *err)

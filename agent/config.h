@@ -92,12 +92,23 @@ const char *config_key_name(ConfigKey k);
 int config_key_from_name(const char *name);
 
 /* Sets 'key' (a ConfigKey name or kong.<setting>) from 'source'. Unknown
- * keys are refused, naming the source, and so are keys that decide which
- * program runs or which files are written when they come from instance
- * metadata (tags, user-data). A value from an earlier layer than the one
- * set is ignored. */
+ * keys are refused, naming the source, and so are keys the layer may not
+ * set (config_check_permitted()) and values out of type or bounds. A
+ * value from an earlier layer than the one set is ignored. */
 int config_set(Config *c, ConfigLayer layer, const char *key, const char *value, const char *source,
                Error *err);
+
+/* The trust model: whether 'layer' may set 'key'. Instance tags may set
+ * only an allowlist (hooks, the group, timeouts and intervals); user-data
+ * anything but the keys choosing programs, files and the metadata service;
+ * the local sources everything. -EPERM naming source and key, -ENOENT for
+ * an unknown key. */
+int config_check_permitted(ConfigLayer layer, const char *key, const char *source, Error *err);
+
+/* An AWS endpoint URL we may call: https://, or http:// to loopback
+ * (127.0.0.0/8, ::1, localhost) or the metadata service (169.254.169.254,
+ * fd00:ec2::254); never with a user name in it. */
+bool endpoint_is_acceptable(const char *url);
 
 /* Reads kong.conf-style text the way Kong does (Penlight's pl.config plus
  * Kong's strip_comments): '#' and ';' comment lines, an unescaped '#'

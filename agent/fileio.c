@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "fileio.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -89,6 +90,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
          * never opens someone else's file. */
         for (int tries = 0; fd < 0 && tries < 16; tries++) {
                 free(tmp);
+                /* remove_stale_temp_files() knows this name. */
                 tmp = xasprintf("%s/.%s.%016llx.tmp", dir, base,
                                 (unsigned long long)random_below(UINT64_MAX));
                 fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -121,5 +123,51 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
         }
         if (ret_changed)
                 *ret_changed = true;
+        return 0;
+}
+
+/* ".BASE.<16 hex digits>.tmp", the name write_file_atomic() gives its
+ * temp file. */
+static bool is_temp_name_of(const char *name, const char *base)
+{
+        size_t n = strlen(base);
+
+        if (name[0] != '.' || strncmp(name + 1, base, n) != 0 || name[1 + n] != '.')
+                return false;
+        const char *hex = name + 2 + n;
+        for (size_t i = 0; i < 16; i++)
+                if (!strchr("0123456789abcdef", hex[i]) || hex[i] == '\0')
+                        return false;
+        return streq(hex + 16, ".tmp");
+}
+
+int remove_stale_temp_files(const char *path, unsigned *ret_removed, Error *err)
+{
+        _cleanup_free_ char *dir_copy = xstrdup(path), *base_copy = xstrdup(path);
+        const char *dir = dirname(dir_copy), *base = basename(base_copy);
+        unsigned removed = 0;
+        struct dirent *de;
+
+        DIR *d = opendir(dir);
+        if (!d) {
+                if (errno == ENOENT) {
+                        *ret_removed = 0;
+                        return 0;
+                }
+                return error_set(err, -errno, "cannot read directory '%s': %s", dir, strerror(errno));
+        }
+        while ((de = readdir(d))) {
+                if (!is_temp_name_of(de->d_name, base))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0) {
+                        int r = -errno;
+                        closedir(d);
+                        return error_set(err, r, "cannot remove the leftover '%s/%s': %s", dir, de->d_name,
+                                         strerror(-r));
+                }
+                removed++;
+        }
+        closedir(d);
+        *ret_removed = removed;
         return 0;
 }

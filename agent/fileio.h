@@ -16,3 +16,8 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 
 /* Reads a whole file of at most 'max' bytes into a secret-marked buffer. */
 int read_file_limited(const char *path, size_t max, Buf *ret, Error *err);
+
+/* Removes the temp files write_file_atomic() leaves beside 'path' when
+ * killed between creating and renaming one (the env file's holds the
+ * password); called at start, before anything writes 'path'. */
+int remove_stale_temp_files(const char *path, unsigned *ret_removed, Error *err);

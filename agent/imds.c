@@ -103,7 +103,7 @@ int imds_new(Imds **ret, const char *endpoint, usec_t timeout, Error *err)
         return 0;
 }
 
-int imds_get(Imds *m, const char *path, char **ret, Error *err)
+static int imds_get_sized(Imds *m, const char *path, char **ret, size_t *ret_len, Error *err)
 {
         _cleanup_free_ char *url = xasprintf("%s/latest/%s", m->endpoint, path);
         bool refreshed = false;
@@ -130,6 +130,8 @@ int imds_get(Imds *m, const char *path, char **ret, Error *err)
                 if (r >= 0) {
                         long status = resp.status;
                         if (status == 200) {
+                                if (ret_len)
+                                        *ret_len = resp.body.len;
                                 *ret = buf_steal(&resp.body);
                                 return 0;
                         }
@@ -157,6 +159,11 @@ int imds_get(Imds *m, const char *path, char **ret, Error *err)
                 if (!backoff_wait(&b))
                         return r;
         }
+}
+
+int imds_get(Imds *m, const char *path, char **ret, Error *err)
+{
+        return imds_get_sized(m, path, ret, NULL, err);
 }
 
 void instance_info_done(InstanceInfo *i)
@@ -320,11 +327,13 @@ int imds_get_tags(Imds *m, char *const *prefixes, char ***ret_keys, char ***ret_
                         wanted = wanted || startswith(key, prefixes[i]);
                 if (!wanted)
                         continue;
-                /* Keys we ask for go into a URL path: only plain characters. */
+                /* Keys we ask for go into a URL path: only plain characters.
+                 * Another key is handed on with an empty value, unread, for
+                 * the caller to refuse: a stray tag must not stop a boot. */
                 if (!is_token_like(key, ":_.-")) {
-                        _cleanup_free_ char *shown = sanitize_for_log(key, 128);
-                        return error_set(err, -EINVAL, "instance tag '%s' is not a valid kong-bootstrap key",
-                                         shown);
+                        strv_push(&keys, xstrdup(key));
+                        strv_push(&values, xstrdup(""));
+                        continue;
                 }
                 _cleanup_free_ char *path = xasprintf("meta-data/tags/instance/%s", key);
                 char *value = NULL;
@@ -343,14 +352,14 @@ int imds_get_tags(Imds *m, char *const *prefixes, char ***ret_keys, char ***ret_
 int imds_get_user_data(Imds *m, Buf *ret, Error *err)
 {
         char *data = NULL;
-        int r = imds_get(m, "user-data", &data, err);
+        size_t len = 0;
+        int r = imds_get_sized(m, "user-data", &data, &len, err);
         if (r < 0)
                 return r;
-        /* imds_get() hands out NUL-terminated text; user-data with a NUL
-         * inside (gzip) is cut there, which userdata_extract() treats as
-         * "nothing of ours". */
+        /* Whole, NULs included: userdata_extract() decides what a NUL
+         * means (gzip is not ours; a NUL in our text is refused). */
         *ret = (Buf){ 0 };
-        buf_puts(ret, data);
+        buf_append(ret, data, len);
         free(data);
         return 0;
 }

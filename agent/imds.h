@@ -37,10 +37,13 @@ int imds_get_role_credentials(Imds *m, const char *role, AwsCredentials *ret, Er
 
 /* Instance tags (InstanceMetadataTags) whose key starts with one of
  * 'prefixes': parallel key and value vectors. None (no tags, or tags not
- * exposed to IMDS) is not an error: both vectors stay NULL. */
+ * exposed to IMDS) is not an error: both vectors stay NULL. A key with
+ * characters that cannot go into a URL path is returned unread, with an
+ * empty value, for the caller to refuse. */
 int imds_get_tags(Imds *m, char *const *prefixes, char ***ret_keys, char ***ret_values, Error *err);
 
-/* Raw user-data; -ENOENT when the instance has none. */
+/* Raw user-data, whole (NUL bytes included); -ENOENT when the instance
+ * has none. */
 int imds_get_user_data(Imds *m, Buf *ret, Error *err);
 
 /* dynamic/instance-identity/document: region, availabilityZone,

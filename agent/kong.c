@@ -13,7 +13,6 @@
 #include "notify.h"
 #include "retry.h"
 
-#define KONG_LINE_MAX 4096
 /* A migration can take long: every second systemd hears that we are still
  * at it (and lifecycle heartbeats go out when due). */
 #define KONG_PROGRESS_INTERVAL_MS 1000
@@ -70,15 +69,82 @@ static char **strv_free_wiped(char **l)
         return strv_free(l);
 }
 
-/* Logs one line of Kong's output; a password Kong might print (a debug
- * dump of its settings) is cut out before it reaches the journal. */
-static void log_child_line(const char *line, const DbParams *db)
+/* Logs one line of Kong's output. */
+static void log_child_line(const char *line, void *userdata)
 {
-        _cleanup_free_ char *clean = sanitize_for_log(line, KONG_LINE_MAX);
+        (void)userdata;
+        _cleanup_free_ char *clean = sanitize_for_log(line, KONG_LINE_MAX + 64);
         if (*clean == '\0')
                 return;
-        _cleanup_free_ char *redacted = str_replace_all(clean, db->password, "<redacted>");
-        log_info(STAGE_MIGRATIONS, "kong: %s", redacted);
+        log_info(STAGE_MIGRATIONS, "kong: %s", clean);
+}
+
+/* The password cut out of one whole line (a debug dump of Kong's
+ * settings would show it) before anything else touches it. A line cut at
+ * the cap also loses a trailing beginning of the password, which the
+ * rest of the line (never logged) would have completed. */
+static void output_emit(KongOutput *o, const char *secret, bool cut, KongLineFn fn, void *userdata)
+{
+        Buf out = { .secret = true };
+        const char *p = o->line.data ? o->line.data : "";
+        size_t n = strlen(secret);
+
+        buf_puts(&out, "");
+        for (const char *hit; n > 0 && (hit = strstr(p, secret)); p = hit + n) {
+                buf_append(&out, p, (size_t)(hit - p));
+                buf_puts(&out, "<redacted>");
+        }
+        buf_puts(&out, p);
+        for (size_t k = n > 0 ? n - 1 : 0; cut && k > 0; k--)
+                if (out.len >= k && memcmp(out.data + out.len - k, secret, k) == 0) {
+                        out.len -= k;
+                        out.data[out.len] = '\0';
+                        break;
+                }
+        if (cut)
+                buf_printf(&out, " … (line cut at %d bytes)", KONG_LINE_MAX);
+        fn(out.data, userdata);
+        buf_done(&out);
+        buf_done(&o->line);
+}
+
+void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *secret, KongLineFn fn,
+                      void *userdata)
+{
+        o->line.secret = true;
+        for (size_t i = 0; i < n; i++) {
+                if (data[i] == '\n') {
+                        if (!o->cut)
+                                output_emit(o, secret, false, fn, userdata);
+                        o->cut = false;
+                        continue;
+                }
+                if (o->cut)
+                        continue; /* the rest of an over-long line */
+                if (o->line.len >= KONG_LINE_MAX) {
+                        output_emit(o, secret, true, fn, userdata);
+                        o->cut = true;
+                        continue;
+                }
+                buf_append(&o->line, &data[i], 1);
+        }
+}
+
+void kong_output_finish(KongOutput *o, const char *secret, KongLineFn fn, void *userdata)
+{
+        if (o->line.len > 0 && !o->cut)
+                output_emit(o, secret, false, fn, userdata);
+        buf_done(&o->line);
+        o->cut = false;
+}
+
+/* The child gets stdin, stdout and stderr, nothing else of ours: libcurl
+ * keeps connections to IMDS and Secrets Manager open, and a socket
+ * without O_CLOEXEC (libpq's, a library's) would otherwise stay open in
+ * Kong for as long as it runs. */
+static void only_stdio_in_child(posix_spawn_file_actions_t *fa)
+{
+        (void)posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
 }
 
 /* True when the lock connection is gone (the server closed it, or it
@@ -123,6 +189,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+        only_stdio_in_child(&fa);
         r = posix_spawn(&pid, kong_bin, &fa, NULL, argv, env);
         posix_spawn_file_actions_destroy(&fa);
         strv_free_wiped(env);
@@ -132,7 +199,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                 return error_set(err, -r, "cannot run '%s' (kong_bin): %s", kong_bin, strerror(r));
         }
 
-        _cleanup_buf_ Buf line = { 0 };
+        KongOutput output = { 0 };
         usec_t last_progress = now_usec();
         for (;;) {
                 struct pollfd pfd[2] = { { .fd = pipefd[0], .events = POLLIN },
@@ -144,6 +211,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                         _cleanup_free_ char *why = sanitize_for_log(PQerrorMessage(lock_conn), 300);
                         stop_child(pid);
                         close(pipefd[0]);
+                        kong_output_finish(&output, db->password, log_child_line, NULL);
                         return error_set(err, -ENOLCK,
                                          "lost the migration lock (its Postgres connection broke: %s) while "
                                          "'kong migrations %s' ran; stopped it. This node no longer leads; "
@@ -166,18 +234,10 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                         continue;
                 if (got <= 0)
                         break;
-                for (ssize_t i = 0; i < got; i++) {
-                        if (chunk[i] == '\n' || line.len >= KONG_LINE_MAX) {
-                                log_child_line(line.data ? line.data : "", db);
-                                buf_done(&line);
-                                if (chunk[i] == '\n')
-                                        continue;
-                        }
-                        buf_append(&line, &chunk[i], 1);
-                }
+                kong_output_feed(&output, chunk, (size_t)got, db->password, log_child_line, NULL);
+                explicit_bzero(chunk, sizeof(chunk));
         }
-        if (line.len > 0)
-                log_child_line(line.data, db);
+        kong_output_finish(&output, db->password, log_child_line, NULL);
         close(pipefd[0]);
 
         while (waitpid(pid, &status, 0) < 0)

@@ -21,10 +21,23 @@ const char *kong_schema_state_describe(int exit_status);
  * the database. Nothing else of ours leaks in (no AWS credentials). */
 char **kong_child_environment(const DbParams *db, char *const *our_env);
 
-/* Runs `kong_bin args…`; *ret_status is its exit code. Fails (and names
- * the signal) if it did not exit normally. With 'lock_conn', the
- * connection holding the migration lock is watched while Kong runs: if it
- * breaks, the lock is gone, so Kong is stopped and -ENOLCK returned. */
+/* Kong's output, split into lines for the log with 'secret' (the
+ * password) cut out of each whole line, however the reads split it.
+ * Lines longer than KONG_LINE_MAX are cut there (the rest dropped). */
+#define KONG_LINE_MAX 4096
+typedef void (*KongLineFn)(const char *line, void *userdata);
+typedef struct KongOutput {
+        Buf line; /* wiped: it may hold the password */
+        bool cut; /* dropping the rest of an over-long line */
+} KongOutput;
+void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *secret, KongLineFn fn,
+                      void *userdata);
+/* The last line (without a newline), and the buffer freed. */
+void kong_output_finish(KongOutput *o, const char *secret, KongLineFn fn, void *userdata);
+
+/* Runs `kong_bin args…` with only stdin, stdout and stderr open; *ret_status is its exit code. Fails (and
+ * names the signal) if it did not exit normally. With 'lock_conn', the connection holding the migration lock
+ * is watched while Kong runs: if it breaks, the lock is gone, so Kong is stopped and -ENOLCK returned. */
 int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, PGconn *lock_conn,
              int *ret_status, Error *err);
 

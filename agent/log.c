@@ -55,10 +55,14 @@ void log_context_set(const char *field, const char *value)
 }
 
 static void emit(int priority, Stage stage, const char *message_id, usec_t duration, unsigned attempts,
-                 int exit_status, const char *message)
+                 int exit_status, const char *raw_message)
 {
         if (priority == LOG_DEBUG && !state.verbose)
                 return;
+        /* Values from less trusted peers (a secret's username, a tag) are
+         * escaped where they are formatted; this is the net under that:
+         * no control character, so no line that reads like our own. */
+        _cleanup_free_ char *message = sanitize_for_log(raw_message, SIZE_MAX);
 
         if (!state.journal) {
                 const char *level = priority <= LOG_ERR       ? "error: "
@@ -115,6 +119,15 @@ void log_msg(int priority, Stage stage, const char *fmt, ...)
         _cleanup_free_ char *m = format_message(fmt, ap);
         va_end(ap);
         emit(priority, stage, NULL, USEC_INFINITY, 0, -1, m);
+}
+
+void log_msg_id(int priority, Stage stage, const char *message_id, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = format_message(fmt, ap);
+        va_end(ap);
+        emit(priority, stage, message_id, USEC_INFINITY, 0, -1, m);
 }
 
 void log_stage_done(Stage stage, usec_t started, const char *fmt, ...)

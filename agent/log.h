@@ -25,6 +25,9 @@ _printf_(3, 4) void log_msg(int priority, Stage stage, const char *fmt, ...);
 _printf_(3, 4) void log_stage_done(Stage stage, usec_t started, const char *fmt, ...);
 _printf_(4, 5) void log_stage_done_attempts(Stage stage, usec_t started, unsigned attempts, const char *fmt,
                                             ...);
+/* A record with its own MESSAGE_ID (not a stage's), e.g.
+ * MESSAGE_ID_TAG_REFUSED. */
+_printf_(4, 5) void log_msg_id(int priority, Stage stage, const char *message_id, const char *fmt, ...);
 /* The record of a failed boot: MESSAGE_ID of failure, the stage, exit code. */
 void log_stage_failed(Stage stage, usec_t started, int exit_status, const char *message);
 

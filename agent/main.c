@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "build-config.h"
@@ -80,6 +81,17 @@ int main(int argc, char *argv[])
         _cleanup_(config_freep) Config *c = NULL;
         Error err = { "" };
         int opt, status;
+
+        /* Before anything holds a secret: no core dump of this process
+         * (the watchdog's SIGABRT, abort() on out of memory) may hold the
+         * password, the role's credentials or the IMDS token, and no
+         * other process of our user may ptrace it or read its memory.
+         * The unit's LimitCORE=0 says the same from outside. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                fprintf(stderr, "kong-bootstrap: cannot make the process non-dumpable: %s\n",
+                        strerror(errno));
+                return EXIT_INTERNAL;
+        }
 
         while ((opt = getopt_long(argc, argv, "c:vh", options, NULL)) >= 0) {
                 switch (opt) {

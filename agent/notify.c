@@ -12,7 +12,10 @@ void notify_status(const char *fmt, ...)
         va_start(ap, fmt);
         (void)vsnprintf(status, sizeof(status), fmt, ap);
         va_end(ap);
-        (void)sd_notifyf(0, "STATUS=%s", status);
+        /* A newline would start another assignment (READY=1, …) in the
+         * notification: a host name from the secret must not do that. */
+        _cleanup_free_ char *shown = sanitize_for_log(status, sizeof(status));
+        (void)sd_notifyf(0, "STATUS=%s", shown);
 }
 
 void notify_ready(const char *status)

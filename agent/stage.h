@@ -47,6 +47,9 @@ typedef enum Stage {
 
 /* A failed boot has its own MESSAGE_ID, whatever the stage. */
 #define MESSAGE_ID_BOOT_FAILED "5e725d8e9386489fb031be14d2736643"
+/* An instance tag the trust model refuses: not used, reported, the boot
+ * goes on with the trusted value. Not a stage: a boot never stops there. */
+#define MESSAGE_ID_TAG_REFUSED "97402e984bbc4d959265d3b0e920e5c4"
 
 const char *stage_name(Stage s);
 const char *stage_message_id(Stage s);

@@ -132,6 +132,14 @@ static int decode_body(const char *body, size_t len, const char *encoding, char 
                                  "%s: Content-Transfer-Encoding '%s' is not supported (use 7bit or base64)",
                                  origin, shown);
         }
+        /* Our text is read up to its NUL: a NUL inside would silently
+         * drop the lines after it. */
+        if (memchr(out.data ? out.data : "", '\0', out.len)) {
+                buf_done(&out);
+                return error_set(err, -EBADMSG,
+                                 "%s: the decoded text holds a NUL byte; refused rather than read up to it",
+                                 origin);
+        }
         *ret = buf_steal(&out);
         return 0;
 }
@@ -199,8 +207,6 @@ int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_o
 
         if (len == 0 || !next_line(data, end, &first))
                 return USERDATA_NONE;
-        if (memchr(data, '\0', len))
-                return USERDATA_NONE; /* binary (gzip, …): nothing of ours */
 
         if (first.len >= strlen(USERDATA_HEADER) &&
             memcmp(first.start, USERDATA_HEADER, strlen(USERDATA_HEADER)) == 0) {
@@ -208,13 +214,18 @@ int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_o
                 for (size_t i = strlen(USERDATA_HEADER); i < first.len; i++)
                         if (!isspace((unsigned char)first.start[i]))
                                 return USERDATA_NONE;
+                /* Ours, so a NUL is an error, not the end of the text. */
+                if (memchr(data, '\0', len))
+                        return error_set(err, -EBADMSG,
+                                         "user-data: the text holds a NUL byte; refused rather than read "
+                                         "up to it");
                 *ret_text = xstrndup(data, len);
                 *ret_origin = xstrdup("user-data");
                 return USERDATA_FOUND;
         }
 
         if (!line_starts_no_case(&first, "content-type:") && !line_starts_no_case(&first, "mime-version:"))
-                return USERDATA_NONE;
+                return USERDATA_NONE; /* cloud-config, scripts, binary (gzip, …): nothing of ours */
 
         const char *p = data;
         _cleanup_free_ char *type = NULL, *encoding = NULL;

@@ -3,7 +3,9 @@
 (#kong-bootstrap, or a MIME part text/x-kong-bootstrap, 7bit or base64).
 Precedence file < conf.d < tags < user-data < environment < --set; 404 on
 tags or user-data means none; the keys that choose programs, files and
-IMDS are refused from the instance; every error names its source.
+IMDS are refused from the instance; tags set only their allowlist, and a
+refused tag is reported and left out (test_trust.py plays the attacker);
+every error names its source.
 
 Run: /usr/bin/python3 tests/integration/test_instance_config.py
 """
@@ -88,11 +90,12 @@ class InstanceConfig(AwsTestCase):
         self.assertExit(0, code)
 
     # ------------------------------------------------------ secret_id --
-    def test_secret_id_from_a_tag_only(self):
+    def test_secret_id_from_a_tag_is_refused(self):
         self.st.set_imds(tags={"Name": "kong-1", "kong-bootstrap:secret_id": OTHER_SECRET})
         code, out, err = self.render(config=self.config(secret_id=None))
-        self.assertExit(0, code)
-        self.assertEqual(self.asked_secret(), [OTHER_SECRET], self.explain())
+        self.assertExit(EXIT_CONFIG, code)
+        self.assertMessage(err, "refused instance tag kong-bootstrap:secret_id", "secret_id is not set")
+        self.assertEqual(self.asked_secret(), [], self.explain())
 
     def test_secret_id_from_user_data_only(self):
         self.st.set_imds(user_data="#kong-bootstrap\nsecret_id = %s\n" % OTHER_SECRET)
@@ -112,11 +115,12 @@ class InstanceConfig(AwsTestCase):
         self.assertExit(EXIT_SECRETS, code)
         self.assertMessage(err, "prod/kong/typo", "user-data line 3")
 
-    def test_wrong_secret_id_error_names_the_tag(self):
+    def test_secret_id_tag_does_not_override_the_file(self):
         self.st.set_imds(tags={"kong-bootstrap:secret_id": "prod/kong/typo"})
-        code, out, err = self.render(config=self.config(secret_id=None))
-        self.assertExit(EXIT_SECRETS, code)
-        self.assertMessage(err, "prod/kong/typo", "instance tag kong-bootstrap:secret_id")
+        code, out, err = self.render()
+        self.assertExit(0, code)
+        self.assertEqual(self.asked_secret(), [self.st.secret_name], self.explain())
+        self.assertMessage(err, "refused instance tag kong-bootstrap:secret_id")
 
     # ---------------------------------------------------- precedence --
     def test_precedence_file_confd_tag_userdata_env_set(self):
@@ -133,8 +137,9 @@ class InstanceConfig(AwsTestCase):
         with open(os.path.join(self.confd, "50-test.conf"), "w") as f:
             f.write("admin_listen = 127.0.0.1:9002\n")
         expect(9002)
+        # Tags may not choose a listener: refused, the conf.d value stays.
         self.st.set_imds(tags={"kong-bootstrap:admin_listen": "127.0.0.1:9003"})
-        expect(9003)
+        expect(9002)
         self.st.set_imds(user_data="#kong-bootstrap\nadmin_listen = 127.0.0.1:9004\n")
         expect(9004)
         env = {"KONG_BOOTSTRAP_ADMIN_LISTEN": "127.0.0.1:9005"}
@@ -148,8 +153,15 @@ class InstanceConfig(AwsTestCase):
         self.assertExit(0, code)
         self.assertEqual(self.asked_secret(), [OTHER_SECRET], self.explain())
 
-    def test_kong_setting_from_a_tag(self):
+    def test_kong_setting_from_a_tag_is_refused(self):
         self.st.set_imds(tags={"kong-bootstrap:kong.log_level": "debug"})
+        code, out, err = self.render()
+        self.assertExit(0, code)
+        self.assertNotRegex(out, r"(?m)^log_level\s*=")
+        self.assertMessage(err, "refused instance tag kong-bootstrap:kong.log_level")
+
+    def test_kong_setting_from_user_data(self):
+        self.st.set_imds(user_data="#kong-bootstrap\nkong.log_level = debug\n")
         code, out, err = self.render()
         self.assertExit(0, code)
         self.assertEqual(self.rendered(out, "log_level"), "debug")
@@ -194,18 +206,18 @@ class InstanceConfig(AwsTestCase):
         self.assertMessage(err, "user-data line 3", "bogus_key")
         self.assertEqual(self.sm_requests(), [])
 
+    # A stray tag neither takes effect nor stops the boot: it is reported.
     def test_unknown_tag_key_names_the_tag(self):
         self.st.set_imds(tags={"kong-bootstrap:foo": "1"})
         code, out, err = self.render()
-        self.assertExit(EXIT_CONFIG, code)
-        self.assertMessage(err, "instance tag kong-bootstrap:foo")
-        self.assertEqual(self.sm_requests(), [])
+        self.assertExit(0, code)
+        self.assertMessage(err, "refused instance tag kong-bootstrap:foo", "unknown key")
 
     def test_bad_tag_value_names_the_tag(self):
         self.st.set_imds(tags={"kong-bootstrap:ready_timeout": "soon"})
         code, out, err = self.render()
-        self.assertExit(EXIT_CONFIG, code)
-        self.assertMessage(err, "instance tag kong-bootstrap:ready_timeout", "soon")
+        self.assertExit(0, code)
+        self.assertMessage(err, "refused instance tag kong-bootstrap:ready_timeout", "soon")
 
     def test_password_is_refused_from_user_data(self):
         self.st.set_imds(user_data="#kong-bootstrap\nkong.pg_password = hunter2\n")
@@ -221,8 +233,9 @@ class InstanceConfig(AwsTestCase):
                 self.st.set_imds(tags={"kong-bootstrap:" + key: REFUSED_VALUES[key]},
                                  token_log=self.token_log)
                 code, out, err = self.render()
-                self.assertExit(EXIT_CONFIG, code)
-                self.assertMessage(err, "can only be set in the config file", "instance tag kong-bootstrap:" + key)
+                self.assertExit(0, code)
+                self.assertMessage(err, "can only be set in the config file",
+                                   "refused instance tag kong-bootstrap:" + key)
 
     def test_refused_keys_from_user_data(self):
         for key in REFUSED:

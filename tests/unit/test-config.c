@@ -82,32 +82,178 @@ static void test_validate(void)
         CHECK(config_validate(c, true, &err) < 0);
         CHECK_CONTAINS(err.msg, "secret_id");
 
-        config_set(c, CONFIG_LAYER_CLI, "secret_id", "s", "--set", &err);
-        config_set(c, CONFIG_LAYER_CLI, "pg_wait_timeout", "ten", "/etc/z.conf:7", &err);
-        CHECK(config_validate(c, true, &err) < 0);
+        /* A bad value is refused when set, naming key and source; the
+         * value before it stays. */
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "secret_id", "s", "--set", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_FILE, "pg_wait_timeout", "ten", "/etc/z.conf:7", &err) < 0);
         CHECK_CONTAINS(err.msg, "pg_wait_timeout from /etc/z.conf:7");
+        CHECK_STREQ(config_get(c, CONF_PG_WAIT_TIMEOUT), "900");
 
-        config_set(c, CONFIG_LAYER_CLI, "pg_wait_timeout", "10", "--set", &err);
-        config_set(c, CONFIG_LAYER_CLI, "migrations", "sometimes", "--set", &err);
-        CHECK(config_validate(c, true, &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "pg_wait_timeout", "10", "--set", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "migrations", "sometimes", "--set", &err) < 0);
         CHECK_CONTAINS(err.msg, "auto, bootstrap-only, off");
 
-        config_set(c, CONFIG_LAYER_CLI, "migrations", "off", "--set", &err);
-        config_set(c, CONFIG_LAYER_CLI, "trusted_ips", "10.0.0.0/8, 300.1.1.1/8", "--set", &err);
-        CHECK(config_validate(c, true, &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "migrations", "off", "--set", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "trusted_ips", "10.0.0.0/8, 300.1.1.1/8", "--set", &err) < 0);
         CHECK_CONTAINS(err.msg, "300.1.1.1/8");
 
-        config_set(c, CONFIG_LAYER_CLI, "trusted_ips", "10.0.0.0/8, fd00::/8", "--set", &err);
-        config_set(c, CONFIG_LAYER_CLI, "imds_endpoint", "169.254.169.254", "--set", &err);
-        CHECK(config_validate(c, true, &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "trusted_ips", "10.0.0.0/8, fd00::/8", "--set", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "imds_endpoint", "169.254.169.254", "--set", &err) < 0);
         CHECK_CONTAINS(err.msg, "imds_endpoint");
 
-        config_set(c, CONFIG_LAYER_CLI, "imds_endpoint", "http://[fd00:ec2::254]", "--set", &err);
-        config_set(c, CONFIG_LAYER_CLI, "pg_port", "70000", "--set", &err);
-        CHECK(config_validate(c, true, &err) < 0);
-        config_set(c, CONFIG_LAYER_CLI, "pg_port", "5432", "--set", &err);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "imds_endpoint", "http://[fd00:ec2::254]", "--set", &err) ==
+              0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "pg_port", "70000", "--set", &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_CLI, "pg_port", "5432", "--set", &err) == 0);
         CHECK(config_validate(c, true, &err) == 0);
         CHECK(config_get_seconds(c, CONF_PG_WAIT_TIMEOUT) == 10 * USEC_PER_SEC);
+        config_free(c);
+}
+
+static void test_bounds(void)
+{
+        static const struct {
+                const char *key, *value;
+                bool ok;
+        } cases[] = {
+                { "rotation_interval", "0", false },
+                { "rotation_interval", "1", true },
+                { "rotation_interval", "86400", true },
+                { "rotation_interval", "86401", false },
+                { "rotation_interval", "-5", false },
+                { "rotation_interval", "99999999999999999999", false },
+                { "lifecycle_heartbeat_interval", "0", false },
+                { "lifecycle_heartbeat_interval", "7200", true },
+                { "lifecycle_heartbeat_interval", "7201", false },
+                { "imds_timeout", "0", false },
+                { "imds_timeout", "3601", false },
+                { "aws_timeout", "0", false },
+                { "pg_wait_timeout", "0", false },
+                { "pg_wait_timeout", "86400", true },
+                { "migrations_wait_timeout", "0", false },
+                { "ready_timeout", "0", false },
+                { "ready_timeout", "3600", true },
+                { "drain_timeout", "0", true },
+                { "drain_timeout", "3601", false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Config *c = fresh();
+                Error err = { "" };
+                int r = config_set(c, CONFIG_LAYER_FILE, cases[i].key, cases[i].value, "/etc/b.conf:3",
+                                   &err);
+                if (cases[i].ok != (r == 0))
+                        fprintf(stderr, "%s = %s: %d %s\n", cases[i].key, cases[i].value, r, err.msg);
+                CHECK(cases[i].ok == (r == 0));
+                if (!cases[i].ok) {
+                        CHECK_CONTAINS(err.msg, cases[i].key);
+                        CHECK_CONTAINS(err.msg, "/etc/b.conf:3");
+                }
+                config_free(c);
+        }
+}
+
+static void test_endpoints(void)
+{
+        static const struct {
+                const char *url;
+                bool ok;
+        } cases[] = {
+                { "https://secretsmanager.eu-west-1.amazonaws.com", true },
+                { "https://vpce-1.secretsmanager.eu-west-1.vpce.amazonaws.com/", true },
+                { "HTTPS://example.com:8443/x", true },
+                { "http://127.0.0.1:4566", true },
+                { "http://127.9.8.7", true },
+                { "http://localhost:8080/", true },
+                { "http://[::1]:5000", true },
+                { "http://169.254.169.254", true },
+                { "http://[fd00:ec2::254]", true },
+                { "http://10.0.0.5", false },
+                { "http://evil.example", false },
+                { "http://169.254.169.253", false },
+                { "http://[fd00:ec2::255]", false },
+                { "http://128.0.0.1", false },
+                { "http://127.0.0.1@evil.example/", false },
+                { "https://user:pw@evil.example/", false },
+                { "http://localhost.evil.example", false },
+                { "ftp://127.0.0.1", false },
+                { "http://", false },
+                { "http://[::1", false },
+                { "127.0.0.1", false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                if (endpoint_is_acceptable(cases[i].url) != cases[i].ok)
+                        fprintf(stderr, "endpoint %s: expected %d\n", cases[i].url, cases[i].ok);
+                CHECK(endpoint_is_acceptable(cases[i].url) == cases[i].ok);
+        }
+        static const char *const endpoint_keys[] = { "secretsmanager_endpoint", "autoscaling_endpoint",
+                                                     "imds_endpoint" };
+        for (size_t i = 0; i < ELEMENTSOF(endpoint_keys); i++) {
+                Config *c = fresh();
+                Error err = { "" };
+                CHECK(config_set(c, CONFIG_LAYER_ENV, endpoint_keys[i], "http://203.0.113.9/",
+                                 "environment X", &err) < 0);
+                CHECK_CONTAINS(err.msg, endpoint_keys[i]);
+                CHECK_CONTAINS(err.msg, "environment X");
+                CHECK_CONTAINS(err.msg, "https://");
+                config_free(c);
+        }
+}
+
+static void test_trust_model(void)
+{
+        Config *c = fresh();
+        Error err = { "" };
+        /* Tags: the allowlist only. */
+        static const char *const tag_ok[] = { "lifecycle_hook", "termination_lifecycle_hook",
+                                              "autoscaling_group" };
+        for (size_t i = 0; i < ELEMENTSOF(tag_ok); i++)
+                CHECK(config_set(c, CONFIG_LAYER_TAG, tag_ok[i], "x", "instance tag t", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_TAG, "rotation_interval", "60", "instance tag t", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_TAG, "rotation_interval", "0", "instance tag t", &err) < 0);
+        static const char *const tag_refused[][2] = {
+                { "pg_host", "evil.example" },
+                { "pg_port", "5433" },
+                { "pg_sslmode", "disable" },
+                { "pg_sslrootcert", "/etc/ssl/certs/ca-certificates.crt" },
+                { "pg_user", "x" },
+                { "pg_database", "x" },
+                { "secret_id", "other" },
+                { "secret_version_stage", "AWSPREVIOUS" },
+                { "region", "us-east-1" },
+                { "secretsmanager_endpoint", "https://evil.example" },
+                { "autoscaling_endpoint", "https://evil.example" },
+                { "admin_listen", "0.0.0.0:8001" },
+                { "proxy_listen", "0.0.0.0:80" },
+                { "status_listen", "0.0.0.0:8100" },
+                { "trusted_ips", "0.0.0.0/0" },
+                { "migrations", "auto" },
+                { "migrations_finish", "auto" },
+                { "kong.untrusted_lua", "on" },
+                { "kong.plugins", "bundled,evil" },
+                { "kong.admin_listen", "0.0.0.0:8001" },
+                { "kong_bin", "/tmp/x" },
+                { "kong_prefix", "/tmp/x" },
+                { "imds_endpoint", "http://127.0.0.1" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(tag_refused); i++) {
+                _cleanup_free_ char *src = xasprintf("instance tag kong-bootstrap:%s", tag_refused[i][0]);
+                CHECK(config_set(c, CONFIG_LAYER_TAG, tag_refused[i][0], tag_refused[i][1], src, &err) ==
+                      -EPERM);
+                CHECK_CONTAINS(err.msg, src);
+        }
+        CHECK_STREQ(config_get(c, CONF_PG_SSLMODE), "verify-full");
+        CHECK(c->n_kong == 0);
+        /* User-data: all but programs, files and IMDS. */
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "pg_host", "db.internal", "user-data line 2", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "kong.log_level", "debug", "user-data line 3", &err) ==
+              0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "kong_prefix", "/tmp/p", "user-data line 4", &err) ==
+              -EPERM);
+        /* Local sources: everything. */
+        CHECK(config_set(c, CONFIG_LAYER_FILE, "kong_prefix", "/usr/local/kong", "/etc/k.conf:1", &err) ==
+              0);
+        CHECK(config_check_permitted(CONFIG_LAYER_ENV, "kong_bin", "environment", &err) == 0);
+        CHECK(config_check_permitted(CONFIG_LAYER_TAG, "no_such_key", "tag", &err) == -ENOENT);
         config_free(c);
 }
 
@@ -180,6 +326,9 @@ int main(void)
         RUN(test_parse_kong_style);
         RUN(test_errors_name_key_and_source);
         RUN(test_validate);
+        RUN(test_bounds);
+        RUN(test_endpoints);
+        RUN(test_trust_model);
         RUN(test_environment_and_set);
         RUN(test_files_and_confd_order);
         return TEST_EXIT();

@@ -57,9 +57,69 @@ static void test_kong_child_environment(void)
         strv_free(env);
 }
 
+typedef struct Lines {
+        char **l;
+} Lines;
+
+static void collect(const char *line, void *userdata)
+{
+        Lines *lines = userdata;
+        strv_push(&lines->l, xstrdup(line));
+}
+
+static void test_output_redaction(void)
+{
+        static const char pw[] = "s3cr#t; \"pa$$ 'w\\";
+        Lines lines = { NULL };
+        KongOutput o = { 0 };
+        _cleanup_free_ char *text = xasprintf("first line\npg_password = %s, again %s\nlast %s", pw, pw, pw);
+        size_t len = strlen(text);
+
+        /* Every way of splitting the text into two reads. */
+        for (size_t cut = 0; cut <= len; cut++) {
+                kong_output_feed(&o, text, cut, pw, collect, &lines);
+                kong_output_feed(&o, text + cut, len - cut, pw, collect, &lines);
+                kong_output_finish(&o, pw, collect, &lines);
+                CHECK(strv_length(lines.l) == 3);
+                CHECK_STREQ(lines.l[0], "first line");
+                CHECK_STREQ(lines.l[1], "pg_password = <redacted>, again <redacted>");
+                CHECK_STREQ(lines.l[2], "last <redacted>");
+                lines.l = strv_free(lines.l);
+        }
+        /* One byte per read. */
+        for (size_t i = 0; i < len; i++)
+                kong_output_feed(&o, text + i, 1, pw, collect, &lines);
+        kong_output_finish(&o, pw, collect, &lines);
+        CHECK(strv_length(lines.l) == 3 && streq(lines.l[2], "last <redacted>"));
+        lines.l = strv_free(lines.l);
+
+        /* A password straddling the line cap: neither half logged. */
+        for (size_t before = KONG_LINE_MAX - strlen(pw); before <= KONG_LINE_MAX; before++) {
+                Buf long_line = { 0 };
+                for (size_t i = 0; i < before; i++)
+                        buf_append(&long_line, "x", 1);
+                buf_puts(&long_line, pw);
+                buf_puts(&long_line, " tail\nnext\n");
+                kong_output_feed(&o, long_line.data, long_line.len, pw, collect, &lines);
+                kong_output_finish(&o, pw, collect, &lines);
+                CHECK(strv_length(lines.l) == 2);
+                for (size_t k = 3; k <= strlen(pw); k++) {
+                        _cleanup_free_ char *piece = xstrndup(pw, k);
+                        if (strstr(lines.l[0], piece))
+                                fprintf(stderr, "before=%zu: '%s' leaked\n", before, piece);
+                        CHECK(strstr(lines.l[0], piece) == NULL);
+                }
+                CHECK_CONTAINS(lines.l[0], "line cut at");
+                CHECK_STREQ(lines.l[1], "next");
+                lines.l = strv_free(lines.l);
+                buf_done(&long_line);
+        }
+}
+
 int main(void)
 {
         RUN(test_migrations_decide);
         RUN(test_kong_child_environment);
+        RUN(test_output_redaction);
         return TEST_EXIT();
 }

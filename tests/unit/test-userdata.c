@@ -123,6 +123,33 @@ static void test_mime_errors(void)
               0);
 }
 
+static void test_nul_is_refused(void)
+{
+        char *text = NULL, *origin = NULL;
+        Error err = { "" };
+        static const char plain[] = "#kong-bootstrap\nsecret_id = a\0\npg_host = evil\n";
+        CHECK(userdata_extract(plain, sizeof(plain) - 1, &text, &origin, &err) == -EBADMSG);
+        CHECK_CONTAINS(err.msg, "NUL");
+        CHECK(text == NULL);
+
+        /* base64 of "secret_id = a\0x\n" */
+        static const char mime[] = MIME_HEAD "--===b===\r\n"
+                                             "Content-Type: text/x-kong-bootstrap\r\n"
+                                             "Content-Transfer-Encoding: base64\r\n"
+                                             "\r\n"
+                                             "c2VjcmV0X2lkID0gYQB4Cg==\r\n"
+                                             "--===b===--\r\n";
+        CHECK(userdata_extract(mime, sizeof(mime) - 1, &text, &origin, &err) == -EBADMSG);
+        CHECK_CONTAINS(err.msg, "user-data MIME part 1");
+        CHECK_CONTAINS(err.msg, "NUL");
+        free(origin);
+        origin = NULL;
+
+        /* gzip and other binary user-data stays "not ours". */
+        static const char gz[] = "\x1f\x8b\x08\x00\x00\x00";
+        CHECK(userdata_extract(gz, sizeof(gz) - 1, &text, &origin, &err) == USERDATA_NONE);
+}
+
 static void test_layers_and_local_only(void)
 {
         Config *c;
@@ -136,21 +163,29 @@ static void test_layers_and_local_only(void)
                                &err) == 0);
         CHECK_STREQ(config_get(c, CONF_SECRET_ID), "env");
         CHECK_STREQ(config_get(c, CONF_PG_HOST), "ud");
-        CHECK(config_set(c, CONFIG_LAYER_TAG, "pg_host", "tag", "instance tag kong-bootstrap:pg_host",
-                         &err) == 0);
-        CHECK_STREQ(config_get(c, CONF_PG_HOST), "ud");
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "lifecycle_hook", "ud", "user-data line 3", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_TAG, "lifecycle_hook", "tag",
+                         "instance tag kong-bootstrap:lifecycle_hook", &err) == 0);
+        CHECK_STREQ(config_get(c, CONF_LIFECYCLE_HOOK), "ud");
         CHECK(config_set(c, CONFIG_LAYER_CLI, "pg_host", "cli", "--set", &err) == 0);
         CHECK_STREQ(config_get(c, CONF_PG_HOST), "cli");
 
-        const char *refused[] = { "kong_bin",  "kong_conf",     "kong_env_file",
-                                  "kong_unit", "imds_endpoint", "imds_timeout" };
+        const char *refused[][2] = { { "kong_bin", "/x" },
+                                     { "kong_conf", "/x" },
+                                     { "kong_env_file", "/x" },
+                                     { "kong_unit", "x.service" },
+                                     { "imds_endpoint", "http://127.0.0.1:1" },
+                                     { "imds_timeout", "5" },
+                                     { "kong_conf_template", "/x" },
+                                     { "kong_prefix", "/x" } };
         for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
-                CHECK(config_set(c, CONFIG_LAYER_TAG, refused[i], "/bin/sh", "instance tag x", &err) ==
+                CHECK(config_set(c, CONFIG_LAYER_TAG, refused[i][0], "/bin/sh", "instance tag x", &err) ==
                       -EPERM);
                 CHECK_CONTAINS(err.msg, "can only be set in the config file");
-                CHECK(config_set(c, CONFIG_LAYER_USERDATA, refused[i], "/bin/sh", "user-data line 2",
+                CHECK(config_set(c, CONFIG_LAYER_USERDATA, refused[i][0], "/bin/sh", "user-data line 2",
                                  &err) == -EPERM);
-                CHECK(config_set(c, CONFIG_LAYER_FILE, refused[i], "/x", "/etc/kb.conf:1", &err) == 0);
+                CHECK(config_set(c, CONFIG_LAYER_FILE, refused[i][0], refused[i][1], "/etc/kb.conf:1",
+                                 &err) == 0);
         }
         config_free(c);
 }
@@ -160,6 +195,7 @@ int main(void)
         RUN(test_plain);
         RUN(test_mime);
         RUN(test_mime_errors);
+        RUN(test_nul_is_refused);
         RUN(test_layers_and_local_only);
         return TEST_EXIT();
 }
