@@ -603,7 +603,9 @@ class Stack:
                  "export KONG_STANDIN_DELAY=%s" % shlex.quote(str(k["delay"])),
                  "export KONG_STANDIN_EXTRA=%s" % shlex.quote(k["extra"]),
                  "export KONG_STANDIN_FAIL=%s" % shlex.quote(k["fail"]),
-                 "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "kong-prefix")),
+                 # on tmpfs, as contrib/kong-prefix-tmpfs.conf advises: Kong
+                 # writes the password to <prefix>/.kong_env
+                 "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "run", "kong-prefix")),
                  "export KONG_STANDIN_DEFAULT_CONF=%s" % shlex.quote(self.kong_default_conf),
                  "exec %s %s \"$@\"" % (DEBIAN_PY, shlex.quote(os.path.join(PEERS, "kong"))),
                  ""]
