@@ -38,7 +38,7 @@ int ready_url_from_listen(const char *status_listen, char **ret, Error *err)
 
 bool ready_url_is_own_loopback_tls(const char *url)
 {
-        if (!startswith(url, "https://"))
+        if (!url || !startswith(url, "https://"))
                 return false;
         const char *host = url + strlen("https://");
         _cleanup_free_ char *h = NULL;

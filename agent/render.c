@@ -153,7 +153,7 @@ char *kong_number_rewrite(const char *value)
 
 int kong_conf_escape(const char *value, Buf *out)
 {
-        if (kong_value_problem(value))
+        if (!value || kong_value_problem(value))
                 return -EINVAL;
         for (const char *p = value; *p; p++) {
                 if (*p == '#')
