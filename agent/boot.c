@@ -25,6 +25,7 @@
 #define CREDENTIALS_REFRESH_MARGIN (5 * 60 * USEC_PER_SEC)
 #define LIFECYCLE_TIMEOUT          (60 * USEC_PER_SEC)
 #define GROUP_TAG                  "aws:autoscaling:groupName"
+#define KONG_CONF_MAX              (4 * 1024 * 1024)
 
 void boot_done(Boot *b)
 {
@@ -40,6 +41,7 @@ void boot_done(Boot *b)
         buf_done(&b->kong_conf);
         buf_done(&b->env_file);
         strv_free(b->refused_tags);
+        free(b->migrations_conf);
 }
 
 int boot_fail(const Boot *b, Stage s, const Error *err)
@@ -325,6 +327,29 @@ int boot_database(Boot *b, Error *err)
         return 0;
 }
 
+#define MIGRATIONS_CONF_NAME "kong-migrations.conf"
+
+int boot_write_migrations_conf(Boot *b, Error *err)
+{
+        const Config *c = b->config;
+        const char *env_file = config_get(c, CONF_KONG_ENV_FILE);
+        int r;
+
+        /* The env file's directory: private (0700), on tmpfs, ours; the
+         * copy holds no secret but is nobody else's business. */
+        r = env_file_location_check(env_file, config_source(c, CONF_KONG_ENV_FILE), err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = xstrndup(env_file, (size_t)(strrchr(env_file, '/') - env_file));
+        free(b->migrations_conf);
+        b->migrations_conf = xasprintf("%s/" MIGRATIONS_CONF_NAME, dir);
+        r = write_file_atomic(b->migrations_conf, b->kong_conf.data, b->kong_conf.len, 0600, 0700, NULL,
+                              err);
+        if (r < 0)
+                error_prefix(err, "this boot's kong.conf for kong migrations");
+        return r;
+}
+
 /* One node at a time changes the schema. The first to try takes
  * the lock exclusively and leads; the others wait on it shared, wake
  * together when the leader is done and each inspects the schema (Kong's
@@ -336,6 +361,8 @@ int boot_migrations(Boot *b, Error *err)
         Error unlock_err;
         int r;
 
+        if (!b->migrations_conf)
+                return error_set(err, -EINVAL, "no kong.conf rendered for kong migrations");
         notify_status("migrations: taking the migration lock");
         for (;;) {
                 bool leader = false;
@@ -353,7 +380,7 @@ int boot_migrations(Boot *b, Error *err)
                 log_info(STAGE_MIGRATIONS, leader ? "leading: holding the migration lock"
                                                   : "the leader is done; inspecting the schema");
                 DbLockMode mode = leader ? DB_LOCK_EXCLUSIVE : DB_LOCK_SHARED;
-                r = migrations_run(b->config, &b->db, b->lock_conn, leader, err);
+                r = migrations_run(b->config, b->migrations_conf, &b->db, b->lock_conn, leader, err);
                 if (db_migration_unlock(b->lock_conn, &b->db, mode, &unlock_err) < 0)
                         log_warning(STAGE_MIGRATIONS,
                                     "cannot release the migration lock (closing the connection does): %s",
@@ -373,6 +400,7 @@ int boot_migrations(Boot *b, Error *err)
         /* Kong has its own connections from here on; ours is done. */
         PQfinish(b->lock_conn);
         b->lock_conn = NULL;
+        (void)unlink(b->migrations_conf);
         if (r < 0)
                 return r;
         log_stage_done(STAGE_MIGRATIONS, started, "schema ready for Kong");
@@ -388,30 +416,61 @@ int boot_render(Boot *b, bool for_display, Error *err)
         return render_env_file(&b->db, for_display, &b->env_file, err);
 }
 
-/* kong.conf first: the env file's presence in /run is
- * what tells kong.service that this boot's config is complete. */
+/* Puts kong.conf back as it was before this write: 'old' (NULL: there
+ * was none). */
+static int restore_kong_conf(const char *path, const Buf *old, Error *err)
+{
+        if (old)
+                return write_file_atomic(path, old->data ?: "", old->len, 0644, 0755, NULL, err);
+        if (unlink(path) < 0 && errno != ENOENT)
+                return error_set(err, -errno, "cannot remove '%s': %s", path, strerror(errno));
+        return 0;
+}
+
+/* kong.conf first: the env file's presence in /run is what tells
+ * kong.service that this boot's config is complete. A pair: if the env
+ * file cannot be written, kong.conf goes back to what it was, so that
+ * Kong's next start or reload never reads a new kong.conf (a new pg_user,
+ * say) with the previous password, or the reverse. */
 int boot_write_files(Boot *b, bool *ret_changed, Error *err)
 {
         const Config *c = b->config;
+        const char *conf = config_get(c, CONF_KONG_CONF), *env = config_get(c, CONF_KONG_ENV_FILE);
         usec_t started = now_usec();
         bool conf_changed, env_changed;
+        _cleanup_buf_ Buf old_conf = { 0 };
+        bool had_conf;
         int r;
 
-        r = env_file_location_check(config_get(c, CONF_KONG_ENV_FILE), config_source(c, CONF_KONG_ENV_FILE),
-                                    err);
+        r = env_file_location_check(env, config_source(c, CONF_KONG_ENV_FILE), err);
         if (r < 0)
                 return r;
-        r = write_file_atomic(config_get(c, CONF_KONG_CONF), b->kong_conf.data, b->kong_conf.len, 0644, 0755,
-                              &conf_changed, err);
+        r = read_file_limited(conf, KONG_CONF_MAX, &old_conf, err);
+        if (r < 0 && r != -ENOENT) {
+                error_prefix(err, "kong_conf: cannot keep the previous file to put back");
+                return r;
+        }
+        had_conf = r >= 0;
+        r = write_file_atomic(conf, b->kong_conf.data, b->kong_conf.len, 0644, 0755, &conf_changed, err);
         if (r < 0)
                 return r;
-        r = write_file_atomic(config_get(c, CONF_KONG_ENV_FILE), b->env_file.data, b->env_file.len, 0600,
-                              0700, &env_changed, err);
-        if (r < 0)
-                return r;
-        log_stage_done(STAGE_RENDER, started, "%s %s, %s %s", config_get(c, CONF_KONG_CONF),
-                       conf_changed ? "written" : "unchanged", config_get(c, CONF_KONG_ENV_FILE),
-                       env_changed ? "written" : "unchanged");
+        r = write_file_atomic(env, b->env_file.data, b->env_file.len, 0600, 0700, &env_changed, err);
+        if (r < 0) {
+                char why[sizeof(err->msg)];
+                Error undo;
+                (void)snprintf(why, sizeof(why), "%s", err->msg);
+                if (!conf_changed)
+                        return r;
+                if (restore_kong_conf(conf, had_conf ? &old_conf : NULL, &undo) < 0)
+                        return error_set(err, r,
+                                         "%s; and putting %s back failed too (%s): Kong's next start or "
+                                         "reload would read the new kong.conf with the previous env file",
+                                         why, conf, undo.msg);
+                return error_set(err, r, "%s; %s put back as it was, so Kong keeps the previous pair", why,
+                                 conf);
+        }
+        log_stage_done(STAGE_RENDER, started, "%s %s, %s %s", conf, conf_changed ? "written" : "unchanged",
+                       env, env_changed ? "written" : "unchanged");
         if (ret_changed)
                 *ret_changed = conf_changed || env_changed;
         return 0;

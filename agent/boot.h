@@ -30,6 +30,7 @@ typedef struct Boot {
         /* Instance tags the trust model refused: "TAG: reason", each
          * logged once (MESSAGE_ID_TAG_REFUSED); `check` fails on them. */
         char **refused_tags;
+        char *migrations_conf; /* this boot's kong.conf for `kong migrations -c` */
 } Boot;
 
 void boot_done(Boot *b);
@@ -83,7 +84,14 @@ int boot_secret(Boot *b, Error *err);
  * (b->lock_conn): it is the one that holds the migration lock. */
 int boot_database(Boot *b, Error *err);
 
-/* The election and `kong migrations` (see boot.c). */
+/* Writes b->kong_conf (rendered) to a private staging copy beside the env
+ * file, for `kong migrations -c`: migrations read exactly what kong.service
+ * will read, while the files kong.service reads stay as they were until
+ * the schema is ready (boot_write_files()). */
+int boot_write_migrations_conf(Boot *b, Error *err);
+
+/* The election and `kong migrations -c b->migrations_conf` (see boot.c);
+ * removes the staging copy when done. */
 int boot_migrations(Boot *b, Error *err);
 
 /* Renders kong.conf and the env file into b->kong_conf and b->env_file;
@@ -91,7 +99,9 @@ int boot_migrations(Boot *b, Error *err);
 int boot_render(Boot *b, bool for_display, Error *err);
 
 /* Writes b->kong_conf and b->env_file (env file on tmpfs only), each only
- * if its content changed; *ret_changed (optional) says if either did. */
+ * if its content changed; *ret_changed (optional) says if either did.
+ * Kong never gets one without the other: when the env file cannot be
+ * written, kong.conf is put back as it was. */
 int boot_write_files(Boot *b, bool *ret_changed, Error *err);
 
 /* StartUnit of kong_unit, and Kong's /status/ready. */

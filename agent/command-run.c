@@ -59,9 +59,14 @@ static int fail_boot(Boot *b, Stage s, const Error *err)
         return status;
 }
 
+/* Rendered, and written to a private staging copy, before migrations:
+ * a value (or password) Kong could not read exactly fails the boot before
+ * the schema changes, and `kong migrations -c` reads this boot's settings
+ * (plugins, pg_schema, pg_timeout, …), not a previous boot's kong.conf. */
 static int render_for_kong(Boot *b, Error *err)
 {
-        return boot_render(b, false, err);
+        int r = boot_render(b, false, err);
+        return r < 0 ? r : boot_write_migrations_conf(b, err);
 }
 
 static int write_files(Boot *b, Error *err)
@@ -98,10 +103,10 @@ int command_run(Config *c, bool oneshot)
         static const BootStep steps[] = {
                 BOOT_PREPARE_STEPS,
                 { STAGE_DATABASE, boot_database },
-                /* Rendered (in memory) before migrations: a value Kong could
-                 * not read fails the boot before the schema changes. */
                 { STAGE_RENDER, render_for_kong },
                 { STAGE_MIGRATIONS, boot_migrations },
+                /* Only now the files kong.service reads: the env file last,
+                 * whose presence in /run means this boot is complete. */
                 { STAGE_RENDER, write_files },
                 { STAGE_START, boot_start_kong },
                 { STAGE_READY, boot_wait_ready },

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "notify.h"
 #include "ready.h"
+#include "render.h"
 #include "retry.h"
 #include "systemd.h"
 
@@ -137,6 +138,7 @@ static int kong_set_draining(const Config *c, Error *err)
                 .timeout = 2 * USEC_PER_SEC,
                 .max_body = 16 * 1024,
                 .no_proxy = true,
+                .tls_no_verify = ready_url_is_own_loopback_tls(url),
         };
         r = http_perform(&req, &resp, err);
         if (r < 0)
@@ -296,6 +298,19 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         if (r < 0) {
                 log_error(STAGE_ROTATION, "the new secret version is unusable, keeping the current one: %s",
                           err.msg);
+                goto out;
+        }
+        /* A password Kong's workers would read differently is refused
+         * before it reaches Postgres or the files; asked again at the next
+         * interval (a fixed secret gets a new version). */
+        const char *problem = kong_env_value_problem(db.password);
+        if (problem) {
+                log_error(STAGE_ROTATION,
+                          "secret %s version %s: its password cannot reach Kong's workers exactly: %s. "
+                          "Keeping the current password and files; rotate the secret to a password "
+                          "without this (ExcludeCharacters with '\\', IncludeSpace off; see "
+                          "docs/operations.md, \"Passwords Kong carries exactly\")",
+                          fresh.arn, fresh.version_id, problem);
                 goto out;
         }
         /* Prove the new credentials before Kong depends on them. */

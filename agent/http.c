@@ -104,6 +104,10 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
         curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)(req->timeout / USEC_PER_MSEC));
         if (req->no_proxy)
                 curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
+        if (req->tls_no_verify) {
+                curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
+                curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
 
         if (streq(req->method, "POST") || req->body) {
                 curl_easy_setopt(handle, CURLOPT_POSTFIELDS, req->body ? req->body : "");

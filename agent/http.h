@@ -31,6 +31,9 @@ typedef struct HttpRequest {
         usec_t timeout;  /* the whole attempt */
         size_t max_body; /* larger responses fail with -EFBIG */
         bool no_proxy;   /* link-local and loopback peers never go through a proxy */
+        /* https without checking the peer's certificate or name: only for
+         * Kong's own status listener on loopback (ready.c says why). */
+        bool tls_no_verify;
         /* SigV4: both set or neither. */
         const char *sigv4_region;
         const char *sigv4_service;

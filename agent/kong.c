@@ -45,19 +45,9 @@ char **kong_child_environment(const DbParams *db, char *const *our_env)
         if (!have_path)
                 strv_push(&env,
                           xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
-        strv_push(&env, xstrdup("KONG_DATABASE=postgres"));
-        strv_push(&env, xasprintf("KONG_PG_HOST=%s", db->host));
-        strv_push(&env, xasprintf("KONG_PG_PORT=%s", db->port));
-        strv_push(&env, xasprintf("KONG_PG_USER=%s", db->user));
-        strv_push(&env, xasprintf("KONG_PG_DATABASE=%s", db->dbname));
-        if (db->schema)
-                strv_push(&env, xasprintf("KONG_PG_SCHEMA=%s", db->schema));
-        bool ssl = !streq(db->sslmode, "disable");
-        bool verify = streq(db->sslmode, "verify-ca") || streq(db->sslmode, "verify-full");
-        strv_push(&env, xasprintf("KONG_PG_SSL=%s", ssl ? "on" : "off"));
-        strv_push(&env, xasprintf("KONG_PG_SSL_VERIFY=%s", verify ? "on" : "off"));
-        if (verify)
-                strv_push(&env, xasprintf("KONG_LUA_SSL_TRUSTED_CERTIFICATE=%s", db->sslrootcert));
+        /* Everything else comes from the kong.conf given with -c, the
+         * file kong.service reads: kong.service's EnvironmentFile= holds
+         * only the password, so this is all the environment Kong gets. */
         strv_push(&env, xasprintf("KONG_PG_PASSWORD=%s", db->password));
         return env;
 }
@@ -274,10 +264,12 @@ static MigrationsPolicy policy_from_config(const Config *c)
         return MIGRATIONS_AUTO;
 }
 
-static int kong_migrations(const Config *c, const DbParams *db, PGconn *lock_conn, const char *sub,
-                           int *ret_status, Error *err)
+static int kong_migrations(const Config *c, const char *conf_path, const DbParams *db, PGconn *lock_conn,
+                           const char *sub, int *ret_status, Error *err)
 {
-        const char *args[] = { "migrations", sub, NULL };
+        /* -c always: without it Kong reads /etc/kong/kong.conf or
+         * /etc/kong.conf, whatever a previous boot or the AMI left there. */
+        const char *args[] = { "migrations", sub, "-c", conf_path, NULL };
         usec_t started = now_usec();
 
         notify_status("migrations: kong migrations %s", sub);
@@ -289,7 +281,8 @@ static int kong_migrations(const Config *c, const DbParams *db, PGconn *lock_con
         return 0;
 }
 
-int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool leader, Error *err)
+int migrations_run(const Config *c, const char *conf_path, const DbParams *db, PGconn *lock_conn,
+                   bool leader, Error *err)
 {
         MigrationsPolicy policy = policy_from_config(c);
         bool finish_auto = streq(config_get(c, CONF_MIGRATIONS_FINISH), "auto");
@@ -299,7 +292,7 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool 
          * exit 0 without having done anything (its own lock's loser), so
          * success is what `list` says afterwards, not an exit code. */
         for (unsigned round = 0; round < KONG_MAX_ROUNDS; round++) {
-                r = kong_migrations(c, db, lock_conn, "list", &state, err);
+                r = kong_migrations(c, conf_path, db, lock_conn, "list", &state, err);
                 if (r < 0)
                         return r;
                 MigrationsAction action = migrations_decide(state, policy, finish_auto);
@@ -334,7 +327,7 @@ int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool 
                         return MIGRATIONS_NEED_LEADER;
                 log_info(STAGE_MIGRATIONS, "%s: running 'kong migrations %s'",
                          kong_schema_state_describe(state), sub);
-                r = kong_migrations(c, db, lock_conn, sub, &status, err);
+                r = kong_migrations(c, conf_path, db, lock_conn, sub, &status, err);
                 if (r < 0)
                         return r;
                 if (status != 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
-/* Kong as a child process: `kong migrations …` with the database settings
- * in its environment (the password only there), its output in our log. */
+/* Kong as a child process: `kong migrations … -c KONG_CONF`, reading this
+ * boot's rendered kong.conf and, like kong.service, the password from its
+ * environment; its output in our log. */
 
 #include "db.h"
 
@@ -17,8 +18,10 @@ typedef enum KongSchemaState {
 
 const char *kong_schema_state_describe(int exit_status);
 
-/* The environment Kong runs with: PATH, LANG, HOME from ours, KONG_* for
- * the database. Nothing else of ours leaks in (no AWS credentials). */
+/* The environment Kong runs with: PATH, LANG, HOME, TZ from ours and
+ * KONG_PG_PASSWORD, what kong.service's env file gives it; every other
+ * setting comes from the kong.conf passed with -c. Nothing else of ours
+ * leaks in (no AWS credentials). */
 char **kong_child_environment(const DbParams *db, char *const *our_env);
 
 /* Kong's output, split into lines for the log with 'secret' (the
@@ -65,6 +68,8 @@ typedef enum MigrationsOutcome {
 } MigrationsOutcome;
 
 /* Inspects the schema and, as 'leader' (holding the migration lock
- * exclusively on 'lock_conn'), changes it as the policy allows. A
- * MigrationsOutcome, or negative with err. */
-int migrations_run(const Config *c, const DbParams *db, PGconn *lock_conn, bool leader, Error *err);
+ * exclusively on 'lock_conn'), changes it as the policy allows; every
+ * `kong` invocation reads 'conf_path' (-c), a complete rendered kong.conf.
+ * A MigrationsOutcome, or negative with err. */
+int migrations_run(const Config *c, const char *conf_path, const DbParams *db, PGconn *lock_conn,
+                   bool leader, Error *err);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "ready.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 
 #include "http.h"
@@ -35,6 +36,23 @@ int ready_url_from_listen(const char *status_listen, char **ret, Error *err)
         return 0;
 }
 
+bool ready_url_is_own_loopback_tls(const char *url)
+{
+        if (!url || !startswith(url, "https://"))
+                return false;
+        const char *host = url + strlen("https://");
+        _cleanup_free_ char *h = NULL;
+        struct in_addr a4;
+        struct in6_addr a6;
+
+        if (*host == '[') {
+                h = xstrndup(host + 1, strcspn(host + 1, "]"));
+                return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        }
+        h = xstrndup(host, strcspn(host, ":/"));
+        return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 int kong_wait_ready(const char *status_listen, usec_t timeout, ReadyGaveUpFn gave_up, void *userdata,
                     Error *err)
 {
@@ -52,6 +70,7 @@ int kong_wait_ready(const char *status_listen, usec_t timeout, ReadyGaveUpFn gav
                 .timeout = READY_ATTEMPT_TIMEOUT,
                 .max_body = 16 * 1024,
                 .no_proxy = true,
+                .tls_no_verify = ready_url_is_own_loopback_tls(url),
         };
         for (unsigned round = 1;; round++) {
                 HttpResponse resp = { 0 };

@@ -39,6 +39,24 @@ const char *kong_value_problem(const char *value)
         return NULL;
 }
 
+/* kong/pdk/vault.lua is_reference(): "{vault://" … "}". */
+static bool is_vault_reference(const char *value)
+{
+        size_t n = strlen(value);
+        return startswith(value, "{vault://") && value[n - 1] == '}';
+}
+
+const char *kong_env_value_problem(const char *value)
+{
+        const char *problem = kong_value_problem(value);
+        if (problem)
+                return problem;
+        if (is_vault_reference(value))
+                return "it has the form of a vault reference ({vault://…}), which Kong resolves instead of "
+                       "using it";
+        return NULL;
+}
+
 /* Lua's tonumber() as LuaJIT's lj_strscan reads a whole string: an
  * optional sign, then decimal (digits, '.', e-exponent), hex (0x, '.',
  * p-exponent), binary (0b) or inf/infinity/nan, blanks around allowed. */
@@ -137,7 +155,7 @@ char *kong_number_rewrite(const char *value)
 
 int kong_conf_escape(const char *value, Buf *out)
 {
-        if (kong_value_problem(value))
+        if (!value || kong_value_problem(value))
                 return -EINVAL;
         for (const char *p = value; *p; p++) {
                 if (*p == '#')
@@ -529,6 +547,18 @@ int render_env_file(const DbParams *db, bool redact, Buf *ret, Error *err)
         buf_puts(&b, "# Written by kong-bootstrap for kong.service (EnvironmentFile=). Secret: mode 0600, "
                      "tmpfs.\n"
                      "KONG_PG_PASSWORD=");
+        const char *problem = kong_env_value_problem(db->password);
+        if (problem) {
+                buf_done(&b);
+                return error_set(err, -EINVAL,
+                                 "the database password from the secret cannot reach Kong's workers "
+                                 "exactly: %s. Kong re-reads its settings from <prefix>/.kong_env, so "
+                                 "migrations would succeed and the node fail at readiness. Rotate the "
+                                 "secret to a password without this (rotation functions and "
+                                 "GetRandomPassword: ExcludeCharacters with '\\', IncludeSpace off; see "
+                                 "docs/operations.md, \"Passwords Kong carries exactly\")",
+                                 problem);
+        }
         if (redact)
                 buf_puts(&b, "<redacted>");
         else if (env_file_quote(db->password, &b) < 0) {

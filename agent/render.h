@@ -18,6 +18,15 @@
  * read as 123). The reason is a static string. */
 const char *kong_value_problem(const char *value);
 
+/* Why a value passed to Kong by environment (KONG_PG_PASSWORD) would not
+ * reach Kong's nginx workers exactly, or NULL. `kong start`/`prepare`
+ * trims KONG_* values, resolves {vault://…} references and writes every
+ * value to <prefix>/.kong_env ('#' as '\#'); the workers re-read that file
+ * with the kong.conf reader: kong_value_problem()'s rules apply, and a
+ * vault reference is not a password. The reason is a static string that
+ * never quotes the value. */
+const char *kong_env_value_problem(const char *value);
+
 /* Appends 'value' as Kong's conf_loader reads it back exactly: '#' is
  * written '\#'. -EINVAL (nothing appended) when kong_value_problem(). */
 int kong_conf_escape(const char *value, Buf *out);
@@ -43,7 +52,9 @@ int env_file_quote(const char *value, Buf *out);
 int render_kong_conf(const Config *c, const DbParams *db, char *const *vpc_cidrs, bool provenance, Buf *ret,
                      Error *err);
 
-/* 'redact': the password is written as <redacted> (for `render`). */
+/* 'redact': the password is written as <redacted> (for `render`). A
+ * password kong_env_value_problem() refuses fails with -EINVAL, redacted
+ * or not: the message names the problem and the fix, never the value. */
 int render_env_file(const DbParams *db, bool redact, Buf *ret, Error *err);
 
 /* The env file must live on tmpfs (or ramfs): 0 if its directory (or the

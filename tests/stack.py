@@ -224,6 +224,7 @@ class Stack:
         self.kong_conf = os.path.join(self.tmp, "etc", "kong", "kong.conf")
         self.kong_env_file = os.path.join(self.tmp, "run", "kong-bootstrap", "kong.env")
         self.status_port = free_port()
+        self._write_stale_default_conf()
         self._start_postgres()
         self._start_moto()
         self._start_imds()
@@ -591,6 +592,20 @@ class Stack:
         return self.imds6_url
 
     # -------------------------------------------------------- kong wrapper --
+    # Only settings a direct `kong` call in a test gives by KONG_PG_* (so
+    # those keep working without -c); the agent gives only the password.
+    STALE_DEFAULT_CONF = ("# what an AMI or a previous boot left in /etc/kong/kong.conf\n"
+                          "pg_port = 1\npg_timeout = 1\npg_password = stale\n")
+
+    def _write_stale_default_conf(self):
+        """The stand-in kong's "/etc/kong/kong.conf" (KONG_STANDIN_DEFAULT_CONF):
+        stale settings no boot renders, so that a kong invocation without
+        -c fails (tests cannot write /etc). A test may rewrite it."""
+        self.kong_default_conf = os.path.join(self.tmp, "etc", "kong-default", "kong.conf")
+        os.makedirs(os.path.dirname(self.kong_default_conf), exist_ok=True)
+        with open(self.kong_default_conf, "w") as f:
+            f.write(self.STALE_DEFAULT_CONF)
+
     def _write_kong_wrapper(self):
         self.kong_bin = os.path.join(self.tmp, "bin", "kong")
         k = self.kong_knobs
@@ -602,7 +617,10 @@ class Stack:
                  "export KONG_STANDIN_FAIL=%s" % shlex.quote(k["fail"]),
                  "export KONG_STANDIN_LIST_DELAY=%s" % shlex.quote(str(k["list_delay"])),
                  "export KONG_STANDIN_PRINT_PASSWORD=%s" % shlex.quote(k["print_password"]),
-                 "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "kong-prefix")),
+                 # on tmpfs, as contrib/kong-prefix-tmpfs.conf advises: Kong
+                 # writes the password to <prefix>/.kong_env
+                 "export KONG_STANDIN_PREFIX=%s" % shlex.quote(os.path.join(self.tmp, "run", "kong-prefix")),
+                 "export KONG_STANDIN_DEFAULT_CONF=%s" % shlex.quote(self.kong_default_conf),
                  "exec %s %s \"$@\"" % (DEBIAN_PY, shlex.quote(os.path.join(PEERS, "kong"))),
                  ""]
         tmp = self.kong_bin + ".tmp"
@@ -784,6 +802,7 @@ class Stack:
         database, default IMDS config and secret, remove rendered files,
         clear logs."""
         self.reset_unit()
+        self._write_stale_default_conf()
         self.kong_knobs = dict(KONG_KNOBS)
         self._write_kong_wrapper()
         self.reset_database()

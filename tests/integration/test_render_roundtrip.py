@@ -230,13 +230,28 @@ class RoundTrip(StackTestCase):
         st = self.st
         ascii_all = "".join(PRINTABLE)
         passwords = [
-            ascii_all,                                  # starts with a space
-            ascii_all[::-1] + "\\",                    # '~' first, ends with a backslash
-            " ",
-            "'\"'\"' $HOME ${HOME} $(id) `id` $ \\\\ ",   # ends with a space
+            ascii_all[1:],                              # every printable but the space, '\\' inside
+            ascii_all[::-1][:-1],                       # '~' first, ' ' inside
+            "'\"'\"' $HOME ${HOME} $(id) `id` $ \\\\ end",
             "#starts;with=comment a\\nb\\tc\\\\\"",
             "caf\u00e9 \u65e5\u672c\u8a9e \U0001f389 \u00a0" + "x" * 300,
         ]
+        # Issue 14: what Kong's workers would read differently from
+        # <prefix>/.kong_env is refused before anything is written
+        refused = [
+            (ascii_all, "starts with a blank"),
+            (ascii_all[::-1] + "\\", "ends with a backslash"),
+            (" ", "starts with a blank"),
+            ("'\"'\"' $HOME ${HOME} $(id) `id` $ \\\\ ", "ends with a blank"),
+        ]
+        for pw, says in refused:
+            with self.subTest(refused=pw[:40]):
+                st.update_secret(password=pw)
+                st.set_db_password(pw)
+                code, out, err = self.run_agent()
+                self.assertExit(15, code)
+                self.assertIn(says, err)
+                self.assertNothingWritten()
         for pw in passwords:
             with self.subTest(password=pw[:40]):
                 st.update_secret(password=pw)

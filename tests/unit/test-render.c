@@ -339,6 +339,57 @@ static void test_render_env_file(void)
         buf_done(&b);
 }
 
+/* Issue 14: passwords Kong's workers would read differently (from
+ * <prefix>/.kong_env) are refused, by class, redacted or not, and the
+ * message never quotes them. */
+static void test_env_value_problem(void)
+{
+        static const struct {
+                const char *password;
+                const char *class;
+        } refused[] = {
+                { "Zq9#p;w'd\\", "backslash" },
+                { " Zq9pwd", "starts with a blank" },
+                { "Zq9pwd ", "ends with a blank" },
+                { "\tZq9pwd", "control character" },
+                { "0123", "number" },
+                { "1e5", "number" },
+                { "0x10", "number" },
+                { "10 kB", "number" },
+                { "12345678901234567890", "number" },
+                { "Zq9_blank_pwd", "_blank_" },
+                { "{vault://env/kong-pg}", "vault reference" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                const char *problem = kong_env_value_problem(refused[i].password);
+                CHECK(problem != NULL);
+                if (!problem)
+                        continue;
+                CHECK_CONTAINS(problem, refused[i].class);
+                DbParams db = params("disable");
+                db.password = (char *)refused[i].password;
+                for (int redact = 0; redact <= 1; redact++) {
+                        Buf b = { 0 };
+                        Error err = { "" };
+                        CHECK(render_env_file(&db, redact, &b, &err) == -EINVAL);
+                        CHECK(b.data == NULL);
+                        CHECK_CONTAINS(err.msg, refused[i].class);
+                        CHECK_CONTAINS(err.msg, "ExcludeCharacters");
+                        CHECK(strstr(err.msg, refused[i].password) == NULL);
+                }
+        }
+        /* What Kong carries exactly: the suite's hostile password, numbers
+         * whose text survives tostring(), a brace that is no reference. */
+        const char *kept[] = { "k0ng#pa;ss\"w'o$rd\\ x", "12345678", "a\\b", "{vault:/x}", "{vault://x",
+                               "x{vault://a/b}",         "_blank",   "a b",  "#",          ";x" };
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++) {
+                const char *problem = kong_env_value_problem(kept[i]);
+                CHECK(problem == NULL);
+                if (problem)
+                        fprintf(stderr, "  '%s': %s\n", kept[i], problem);
+        }
+}
+
 static void test_write_file_atomic(void)
 {
         char dir[] = "/tmp/kb-render-XXXXXX";
@@ -390,6 +441,7 @@ int main(void)
         RUN(test_env_file_quote_round_trip);
         RUN(test_render_kong_conf);
         RUN(test_render_env_file);
+        RUN(test_env_value_problem);
         RUN(test_number_rewrite);
         RUN(test_blank_delimiter);
         RUN(test_listen_and_ips);
