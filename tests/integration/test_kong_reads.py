@@ -22,7 +22,8 @@ import time
 import unittest
 
 from common import Stack, systemd_template
-from test_lifecycle_common import LifecycleTestCase
+from lifecycle_common import LifecycleTestCase
+from stack import wait_for
 
 import kong_conf_reader
 
@@ -73,6 +74,11 @@ def tls_ready(port, timeout=2):
 
 
 class KongReads(LifecycleTestCase):
+    def until(self, pred, timeout, what, agent=None):
+        """stack.wait_for, failing the test with the agent's story."""
+        return wait_for(pred, timeout, what, proc=agent, error=self.failureException,
+                        detail=(lambda: self.agent_story(agent)) if agent else None)
+
     def kong_argvs(self):
         return [r["argv"] for r in self.st.kong_log_entries()]
 
@@ -171,7 +177,7 @@ class KongReads(LifecycleTestCase):
         for name, pw, says in REFUSED:
             with self.subTest(name):
                 version = st.update_secret(password=pw)["version_id"]
-                line = self.wait_until(
+                line = self.until(
                     lambda: [l for l in self.stderr_of(a).splitlines()
                              if "version %s: its password cannot reach Kong's workers" % version in l],
                     15, "rotation refuses %s" % name, a)[0]
@@ -186,8 +192,8 @@ class KongReads(LifecycleTestCase):
         # refused versions do not stop the watch: a good one is applied
         st.set_db_password(NEW_PASSWORD)
         st.update_secret(password=NEW_PASSWORD)
-        self.wait_until(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 15, "new password applied", a)
-        self.wait_until(lambda: st.kong_ready()[0] == 200, 10, "Kong ready on the new password", a)
+        self.until(lambda: env_password(st.kong_env_file) == NEW_PASSWORD, 15, "new password applied", a)
+        self.until(lambda: st.kong_ready()[0] == 200, 10, "Kong ready on the new password", a)
         self.assertEqual(len(self.systemd("ReloadUnit")), 1)
         self.assertIsNone(a.poll(), self.agent_story(a))
 
@@ -208,7 +214,7 @@ class KongReads(LifecycleTestCase):
         p = subprocess.Popen([st.kong_bin, "start", "-c", conf], env=dict(env, PATH=os.environ["PATH"]),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            self.wait_until(lambda: st.kong_ready()[0] is not None, 15, "stand-in answers")
+            self.until(lambda: st.kong_ready()[0] is not None, 15, "stand-in answers")
             self.assertEqual(st.kong_ready()[0], 503)
             workers = kong_conf_reader.load_config_file(self.kong_env_path())
             self.assertNotEqual(workers.get("pg_password"), pw)
@@ -251,17 +257,17 @@ class KongReads(LifecycleTestCase):
         # password (env file)
         st.set_db_password(NEW_PASSWORD)
         st.update_secret(host="localhost", password=NEW_PASSWORD)
-        self.wait_until(lambda: "put back as it was" in self.stderr_of(a), 20, "kong.conf put back", a)
+        self.until(lambda: "put back as it was" in self.stderr_of(a), 20, "kong.conf put back", a)
         self.assertEqual(read_bytes(st.kong_conf), conf0)
         self.assertEqual(self.systemd("ReloadUnit"), [])
         self.assertIn("cannot apply the new secret version", self.stderr_of(a))
         # the way cleared, the retry (30 s) writes the pair and reloads once
         shutil.rmtree(st.kong_env_file)
-        self.wait_until(lambda: os.path.isfile(st.kong_env_file) and
+        self.until(lambda: os.path.isfile(st.kong_env_file) and
                         env_password(st.kong_env_file) == NEW_PASSWORD, 60, "pair written on retry", a)
         self.assertEqual(kong_conf_reader.load_config_file(st.kong_conf)["pg_host"], "localhost")
         self.assertNotEqual(read_bytes(st.kong_env_file), env0)
-        self.wait_until(lambda: self.systemd("ReloadUnit"), 10, "ReloadUnit", a)
+        self.until(lambda: self.systemd("ReloadUnit"), 10, "ReloadUnit", a)
         self.assertEqual(len(self.systemd("ReloadUnit")), 1)
         self.assertIsNone(a.poll(), self.agent_story(a))
 

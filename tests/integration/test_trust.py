@@ -234,7 +234,7 @@ class TrustBoundary(AwsTestCase):
         self.assertExit(0, code)
         self.assertRegex(out, r"(?m)^pg_ssl = on\b")
         self.assertRegex(out, r"(?m)^pg_ssl_verify = on\b")
-        self.assertRegex(out, r"(?m)^lua_ssl_trusted_certificate = /etc/kong-bootstrap/rds-ca.pem\b")
+        self.assertRegex(out, r"(?m)^lua_ssl_trusted_certificate = system,/etc/kong-bootstrap/rds-ca.pem$")
         self.assertNotIn("ca-certificates.crt", out)
         self.assertRefused(err, *hostile)
         self.assertTrapsEmpty()
