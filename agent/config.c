@@ -51,6 +51,9 @@ static const struct {
         [CONF_MIGRATIONS_FINISH] = { "migrations_finish", "manual", T_ENUM,
                                      (const char *const[]){ "manual", "auto", NULL } },
         [CONF_MIGRATIONS_WAIT_TIMEOUT] = { "migrations_wait_timeout", "3600", T_SECONDS },
+        /* Half the waiters' wait: a stuck leader is stopped while they
+         * still wait, and one of them takes over. */
+        [CONF_MIGRATIONS_TIMEOUT] = { "migrations_timeout", "1800", T_SECONDS },
         [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH, .local_only = true },
         [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH, .local_only = true },
         [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH,
