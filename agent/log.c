@@ -117,6 +117,15 @@ void log_msg(int priority, Stage stage, const char *fmt, ...)
         emit(priority, stage, NULL, USEC_INFINITY, 0, -1, m);
 }
 
+void log_msg_id(int priority, Stage stage, const char *message_id, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        _cleanup_free_ char *m = format_message(fmt, ap);
+        va_end(ap);
+        emit(priority, stage, message_id, USEC_INFINITY, 0, -1, m);
+}
+
 void log_stage_done(Stage stage, usec_t started, const char *fmt, ...)
 {
         va_list ap;
