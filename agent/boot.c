@@ -350,14 +350,42 @@ int boot_write_migrations_conf(Boot *b, Error *err)
         return r;
 }
 
+/* A waiter whose lock connection broke or went mute: the server has ended
+ * (or will end) that session, so whatever it held is gone. A new
+ * connection competes again, within migrations_wait_timeout. */
+static int reconnect_waiter(Boot *b, usec_t deadline, Error *err)
+{
+        usec_t now = now_usec();
+
+        log_warning(STAGE_MIGRATIONS, "%s; reconnecting to compete for the migration lock again", err->msg);
+        PQfinish(b->lock_conn);
+        b->lock_conn = NULL;
+        if (now >= deadline)
+                return error_set(err, -ETIMEDOUT,
+                                 "lost the connection to Postgres and migrations_wait_timeout (from %s) has "
+                                 "passed",
+                                 config_source(b->config, CONF_MIGRATIONS_WAIT_TIMEOUT));
+        notify_status("migrations: reconnecting to Postgres %s:%s", b->db.host, b->db.port);
+        return db_wait(&b->db, deadline - now, &b->lock_conn, NULL, err);
+}
+
 /* One node at a time changes the schema. The first to try takes
  * the lock exclusively and leads; the others wait on it shared, wake
  * together when the leader is done and each inspects the schema (Kong's
- * `list`) in parallel. A waiter that still finds work competes to lead. */
+ * `list`) in parallel. A waiter that still finds work competes to lead.
+ * The lock connection is watched all along (db_lock_watch()): a leader
+ * that loses it stops Kong and fails; a waiter reconnects. */
 int boot_migrations(Boot *b, Error *err)
 {
+        const Config *c = b->config;
         usec_t started = now_usec();
-        usec_t deadline = started + config_get_seconds(b->config, CONF_MIGRATIONS_WAIT_TIMEOUT);
+        usec_t deadline = started + config_get_seconds(c, CONF_MIGRATIONS_WAIT_TIMEOUT);
+        usec_t lead_timeout = config_get_seconds(c, CONF_MIGRATIONS_TIMEOUT);
+        _cleanup_free_ char *lead_text = xasprintf("migrations_timeout = %llu s, from %s",
+                                                   (unsigned long long)(lead_timeout / USEC_PER_SEC),
+                                                   config_source(c, CONF_MIGRATIONS_TIMEOUT));
+        _cleanup_free_ char *wait_text = xasprintf("migrations_wait_timeout, from %s",
+                                                   config_source(c, CONF_MIGRATIONS_WAIT_TIMEOUT));
         Error unlock_err;
         int r;
 
@@ -367,21 +395,39 @@ int boot_migrations(Boot *b, Error *err)
         for (;;) {
                 bool leader = false;
                 r = db_migration_try_lock(b->lock_conn, &b->db, &leader, err);
-                if (r < 0)
-                        break;
-                if (!leader) {
+                if (r >= 0 && !leader) {
                         log_info(STAGE_MIGRATIONS, "another node is changing the schema; waiting for it");
                         usec_t now = now_usec();
                         r = db_migration_lock(b->lock_conn, &b->db, DB_LOCK_SHARED,
                                               deadline > now ? deadline - now : 0, err);
+                }
+                if (r == -ENOTCONN) {
+                        r = reconnect_waiter(b, deadline, err);
                         if (r < 0)
                                 break;
+                        continue;
                 }
+                if (r < 0)
+                        break;
                 log_info(STAGE_MIGRATIONS, leader ? "leading: holding the migration lock"
                                                   : "the leader is done; inspecting the schema");
                 DbLockMode mode = leader ? DB_LOCK_EXCLUSIVE : DB_LOCK_SHARED;
-                r = migrations_run(b->config, b->migrations_conf, &b->db, b->lock_conn, leader, err);
-                if (db_migration_unlock(b->lock_conn, &b->db, mode, &unlock_err) < 0)
+                usec_t now = now_usec();
+                KongWatch watch = {
+                        .lock_conn = b->lock_conn,
+                        .started = leader ? now : started,
+                        .deadline = leader ? now + lead_timeout : deadline,
+                        .deadline_key = leader ? "migrations_timeout" : "migrations_wait_timeout",
+                        .deadline_text = leader ? lead_text : wait_text,
+                };
+                r = migrations_run(c, b->migrations_conf, &b->db, &watch, leader, err);
+                if (r == -ENOLCK && !leader) {
+                        r = reconnect_waiter(b, deadline, err);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                if (r != -ENOLCK && db_migration_unlock(b->lock_conn, &b->db, mode, &unlock_err) < 0)
                         log_warning(STAGE_MIGRATIONS,
                                     "cannot release the migration lock (closing the connection does): %s",
                                     unlock_err.msg);

@@ -73,6 +73,11 @@ static const struct {
                                      .trust = TRUST_USERDATA },
         [CONF_MIGRATIONS_WAIT_TIMEOUT] = { "migrations_wait_timeout", "3600", T_SECONDS, .trust = TRUST_TAG,
                                            1, 86400 },
+        /* Half the waiters' wait: a stuck leader is stopped while they
+         * still wait, and one of them takes over. Not from tags: a short
+         * one would stop every node's schema change half-way. */
+        [CONF_MIGRATIONS_TIMEOUT] = { "migrations_timeout", "1800", T_SECONDS, .trust = TRUST_USERDATA, 1,
+                                      86400 },
         [CONF_KONG_BIN] = { "kong_bin", "/usr/local/bin/kong", T_PATH, .trust = TRUST_LOCAL },
         [CONF_KONG_CONF] = { "kong_conf", "/etc/kong/kong.conf", T_PATH, .trust = TRUST_LOCAL },
         [CONF_KONG_ENV_FILE] = { "kong_env_file", "/run/kong-bootstrap/kong.env", T_PATH,

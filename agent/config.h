@@ -29,6 +29,7 @@ typedef enum ConfigKey {
         CONF_MIGRATIONS,
         CONF_MIGRATIONS_FINISH,
         CONF_MIGRATIONS_WAIT_TIMEOUT,
+        CONF_MIGRATIONS_TIMEOUT,
         CONF_KONG_BIN,
         CONF_KONG_CONF,
         CONF_KONG_ENV_FILE,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "db.h"
 
+#include <poll.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -8,7 +9,20 @@
 #include "retry.h"
 
 #define DB_CONNECT_TIMEOUT "10"
-#define DB_LOCK_SLICE      (10 * USEC_PER_SEC) /* longest lock_timeout of one wait */
+#define DB_LOCK_SLICE      (5 * USEC_PER_SEC) /* longest lock_timeout of one wait */
+/* How long past what the server was asked to take (lock_timeout) an answer
+ * may be late before the connection counts as mute. */
+#define DB_ANSWER_GRACE (5 * USEC_PER_SEC)
+/* A short statement's answer (try-lock, unlock, SET) */
+#define DB_QUERY_TIMEOUT (10 * USEC_PER_SEC)
+/* TCP's own watch on the connection: a peer that stops acknowledging is
+ * seen within ~11 s idle (5 s + 3 probes 2 s apart) or 10 s after unsent
+ * data (tcp_user_timeout). A peer whose kernel still acknowledges but never
+ * answers is seen only by the deadlines on our queries (DbLockWatch). */
+#define DB_KEEPALIVES_IDLE     "5"
+#define DB_KEEPALIVES_INTERVAL "2"
+#define DB_KEEPALIVES_COUNT    "3"
+#define DB_TCP_USER_TIMEOUT    "10000"
 
 void db_params_done(DbParams *p)
 {
@@ -82,7 +96,7 @@ static const char *permanent_hint(const char *m)
 
 static PGconn *db_connect_once(const DbParams *p)
 {
-        const char *keywords[16], *values[16];
+        const char *keywords[24], *values[24];
         size_t n = 0;
 
 #define KV(k, v)                   \
@@ -100,6 +114,11 @@ static PGconn *db_connect_once(const DbParams *p)
         if (streq(p->sslmode, "verify-ca") || streq(p->sslmode, "verify-full"))
                 KV("sslrootcert", p->sslrootcert);
         KV("connect_timeout", DB_CONNECT_TIMEOUT);
+        KV("keepalives", "1");
+        KV("keepalives_idle", DB_KEEPALIVES_IDLE);
+        KV("keepalives_interval", DB_KEEPALIVES_INTERVAL);
+        KV("keepalives_count", DB_KEEPALIVES_COUNT);
+        KV("tcp_user_timeout", DB_TCP_USER_TIMEOUT);
         KV("application_name", "kong-bootstrap");
         KV(NULL, NULL);
 #undef KV
@@ -157,10 +176,106 @@ char *db_migration_lock_name(const DbParams *p)
         return xasprintf("kong-bootstrap/migrations/%s/%s", p->dbname, p->schema ?: "public");
 }
 
-static int exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params,
+/* Waits until conn's socket is ready for 'events' or 'deadline' passes. */
+static int wait_socket(PGconn *conn, short events, usec_t deadline)
+{
+        for (;;) {
+                usec_t now = now_usec();
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                struct pollfd pfd = { .fd = PQsocket(conn), .events = events };
+                if (pfd.fd < 0)
+                        return -ENOTCONN;
+                int n = poll(&pfd, 1, (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n > 0)
+                        return 0;
+        }
+}
+
+static int connection_broke(PGconn *conn, Error *err)
+{
+        _cleanup_free_ char *m = conn_error(conn);
+        return error_set(err, -ENOTCONN, "the connection to Postgres broke: %s", strip(m));
+}
+
+static int connection_mute(usec_t waited, Error *err)
+{
+        return error_set(
+                err, -ENOTCONN,
+                "Postgres did not answer within %llu s: the connection is mute (a network cut, or a "
+                "failover this connection did not see)",
+                (unsigned long long)(waited / USEC_PER_SEC));
+}
+
+/* Sends conn's query (already queued by PQsendQuery*) and collects its
+ * last result, giving up at 'deadline': libpq alone would wait for ever on
+ * a peer that acknowledges but never answers. -ENOTCONN when the
+ * connection broke or stayed mute. */
+static int collect_until(PGconn *conn, usec_t sent, usec_t deadline, PGresult **ret, Error *err)
+{
+        PGresult *last = NULL;
+        int r;
+
+        for (;;) {
+                int f = PQflush(conn);
+                if (f < 0)
+                        return connection_broke(conn, err);
+                if (f == 0)
+                        break;
+                r = wait_socket(conn, POLLIN | POLLOUT, deadline);
+                if (r == -ETIMEDOUT)
+                        return connection_mute(now_usec() - sent, err);
+                if (r < 0 || !PQconsumeInput(conn))
+                        return connection_broke(conn, err);
+        }
+        for (;;) {
+                while (PQisBusy(conn)) {
+                        r = wait_socket(conn, POLLIN, deadline);
+                        if (r == -ETIMEDOUT) {
+                                PQclear(last);
+                                return connection_mute(now_usec() - sent, err);
+                        }
+                        if (r < 0 || !PQconsumeInput(conn)) {
+                                PQclear(last);
+                                return connection_broke(conn, err);
+                        }
+                }
+                PGresult *res = PQgetResult(conn);
+                if (!res)
+                        break;
+                PQclear(last);
+                last = res;
+        }
+        if (!last || PQstatus(conn) != CONNECTION_OK) {
+                PQclear(last);
+                return connection_broke(conn, err);
+        }
+        *ret = last;
+        return 0;
+}
+
+static int exec_until(PGconn *conn, const char *sql, int nparams, const char *const *params, usec_t timeout,
+                      PGresult **ret, Error *err)
+{
+        usec_t sent = now_usec();
+
+        if (PQsetnonblocking(conn, 1) < 0 ||
+            !PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+                return connection_broke(conn, err);
+        return collect_until(conn, sent, sent + timeout, ret, err);
+}
+
+static int exec_ok(PGconn *conn, const char *sql, int nparams, const char *const *params, usec_t timeout,
                    char **ret_sqlstate, Error *err)
 {
-        PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        PGresult *res = NULL;
+        int r = exec_until(conn, sql, nparams, params, timeout, &res, err);
+        if (r < 0)
+                return r;
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
                 PQclear(res);
@@ -178,8 +293,11 @@ int db_migration_try_lock(PGconn *conn, const DbParams *p, bool *ret_got, Error 
 {
         _cleanup_free_ char *name = db_migration_lock_name(p);
         const char *params[] = { name };
-        PGresult *res = PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, NULL,
-                                     params, NULL, NULL, 0);
+        PGresult *res = NULL;
+        int r = exec_until(conn, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", 1, params,
+                           DB_QUERY_TIMEOUT, &res, err);
+        if (r < 0)
+                return r;
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
                 _cleanup_free_ char *m = conn_error(conn);
                 PQclear(res);
@@ -212,14 +330,16 @@ int db_migration_lock(PGconn *conn, const DbParams *p, DbLockMode mode, usec_t t
                 char set[64];
                 snprintf(set, sizeof(set), "SET lock_timeout = '%llums'",
                          (unsigned long long)(slice / USEC_PER_MSEC));
-                r = exec_ok(conn, set, 0, NULL, NULL, err);
+                r = exec_ok(conn, set, 0, NULL, DB_QUERY_TIMEOUT, NULL, err);
                 if (r < 0)
                         return r;
+                /* The server answers by lock_timeout; a later answer means
+                 * nobody is there any more. */
                 r = exec_ok(conn,
                             mode == DB_LOCK_SHARED
                                     ? "SELECT pg_advisory_lock_shared(hashtextextended($1, 0))"
                                     : "SELECT pg_advisory_lock(hashtextextended($1, 0))",
-                            1, params, &sqlstate, err);
+                            1, params, slice + DB_ANSWER_GRACE, &sqlstate, err);
                 if (r >= 0)
                         break;
                 if (!sqlstate || !streq(sqlstate, "55P03")) /* lock_not_available */
@@ -238,7 +358,7 @@ int db_migration_lock(PGconn *conn, const DbParams *p, DbLockMode mode, usec_t t
                                          "(migrations_wait_timeout); is a migration stuck?",
                                          (unsigned long long)(timeout / USEC_PER_SEC));
         }
-        return exec_ok(conn, "RESET lock_timeout", 0, NULL, NULL, err);
+        return exec_ok(conn, "RESET lock_timeout", 0, NULL, DB_QUERY_TIMEOUT, NULL, err);
 }
 
 int db_migration_unlock(PGconn *conn, const DbParams *p, DbLockMode mode, Error *err)
@@ -248,5 +368,36 @@ int db_migration_unlock(PGconn *conn, const DbParams *p, DbLockMode mode, Error 
         return exec_ok(conn,
                        mode == DB_LOCK_SHARED ? "SELECT pg_advisory_unlock_shared(hashtextextended($1, 0))"
                                               : "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
-                       1, params, NULL, err);
+                       1, params, DB_QUERY_TIMEOUT, NULL, err);
+}
+
+int db_lock_watch(PGconn *conn, DbLockWatch *w, Error *err)
+{
+        usec_t now = now_usec();
+
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+                return connection_broke(conn, err);
+        if (w->pending) {
+                if (PQflush(conn) < 0)
+                        return connection_broke(conn, err);
+                while (!PQisBusy(conn)) {
+                        PGresult *res = PQgetResult(conn);
+                        if (!res) {
+                                w->pending = false;
+                                w->answered = now;
+                                break;
+                        }
+                        PQclear(res);
+                }
+                if (w->pending && now - w->sent >= DB_LIVENESS_TIMEOUT)
+                        return connection_mute(now - w->sent, err);
+                return 0;
+        }
+        if (now - w->answered < DB_LIVENESS_INTERVAL)
+                return 0;
+        if (PQsetnonblocking(conn, 1) < 0 || !PQsendQuery(conn, "SELECT 1") || PQflush(conn) < 0)
+                return connection_broke(conn, err);
+        w->pending = true;
+        w->sent = now;
+        return 0;
 }

@@ -57,3 +57,26 @@ int db_migration_try_lock(PGconn *conn, const DbParams *p, bool *ret_got, Error 
  * migration lock in 'mode', or 'timeout' passes. */
 int db_migration_lock(PGconn *conn, const DbParams *p, DbLockMode mode, usec_t timeout, Error *err);
 int db_migration_unlock(PGconn *conn, const DbParams *p, DbLockMode mode, Error *err);
+
+/* Every query on the lock connection has a deadline for its answer; a
+ * connection that broke or stays mute past it fails with -ENOTCONN (the
+ * server has ended the session, or will: the lock is gone). */
+
+/* Liveness of the lock connection while Kong runs: a cheap query every
+ * DB_LIVENESS_INTERVAL whose answer must come within DB_LIVENESS_TIMEOUT.
+ * A mute peer's kernel may go on acknowledging packets while nothing
+ * answers: TCP keepalives alone do not see it. Worst case to notice a
+ * silent cut: interval + timeout. */
+#define DB_LIVENESS_INTERVAL (2 * USEC_PER_SEC)
+#define DB_LIVENESS_TIMEOUT  (5 * USEC_PER_SEC)
+
+typedef struct DbLockWatch {
+        usec_t answered; /* when the last query was answered (or the watch began) */
+        usec_t sent;
+        bool pending;
+} DbLockWatch;
+
+/* Never blocks: call it whenever conn's socket is readable and at least
+ * once a second. 0 while the connection lives; -ENOTCONN with err when it
+ * broke or stayed mute. */
+int db_lock_watch(PGconn *conn, DbLockWatch *w, Error *err);

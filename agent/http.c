@@ -6,8 +6,25 @@
 #include <time.h>
 
 #include "build-config.h"
+#include "log.h"
+#include "sigv4.h"
 
 static CURL *handle;
+/* AWS's clock minus ours, in seconds (see http_aws_now()). */
+static long aws_clock_offset;
+/* AWS accepts signatures within 5 minutes of its clock; an answer refusing
+ * ours, dated further off than this, means our clock is wrong. */
+#define SKEW_THRESHOLD (4 * 60)
+
+time_t http_aws_now(void)
+{
+        return time(NULL) + aws_clock_offset;
+}
+
+long http_aws_clock_offset(void)
+{
+        return aws_clock_offset;
+}
 
 void aws_credentials_done(AwsCredentials *c)
 {
@@ -28,7 +45,7 @@ bool aws_credentials_expire_within(const AwsCredentials *c, usec_t margin)
         if (!end)
                 return true;
         time_t expires = timegm(&tm);
-        return expires - (time_t)(margin / USEC_PER_SEC) <= time(NULL);
+        return expires - (time_t)(margin / USEC_PER_SEC) <= http_aws_now();
 }
 
 void http_response_done(HttpResponse *r)
@@ -56,6 +73,42 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        HttpResponse *resp = userdata;
+        size_t n = size * nmemb;
+
+        if (n > 5 && strncasecmp(data, "Date:", 5) == 0) {
+                _cleanup_free_ char *v = xasprintf("%.*s", (int)(n - 5), data + 5);
+                time_t t = curl_getdate(strip(v), NULL);
+                resp->date = t > 0 ? t : 0;
+        }
+        return n;
+}
+
+/* A refusal for clock skew: AWS's error codes for it (JSON, Query and S3
+ * protocols: "Signature expired: … is now earlier than …", "Signature not
+ * yet current: …", RequestTimeTooSkewed, RequestExpired) and a Date
+ * that says how far off we are. */
+static bool skew_refusal(const HttpResponse *resp, long *ret_offset)
+{
+        static const char *const markers[] = { "Signature expired", "Signature not yet current",
+                                               "RequestTimeTooSkewed", "RequestExpired",
+                                               "RequestInTheFuture" };
+        if ((resp->status != 400 && resp->status != 403) || resp->date == 0 || !resp->body.data)
+                return false;
+        long offset = (long)(resp->date - time(NULL));
+        long change = offset - aws_clock_offset;
+        if (change > -SKEW_THRESHOLD && change < SKEW_THRESHOLD)
+                return false;
+        for (size_t i = 0; i < ELEMENTSOF(markers); i++)
+                if (strstr(resp->body.data, markers[i])) {
+                        *ret_offset = offset;
+                        return true;
+                }
+        return false;
+}
+
 static void slist_free_wiped(struct curl_slist *l)
 {
         for (struct curl_slist *i = l; i; i = i->next)
@@ -75,14 +128,13 @@ static int errno_from_curl(CURLcode c)
         }
 }
 
-int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
+static int perform_once(const HttpRequest *req, HttpResponse *ret, Error *err)
 {
         char errbuf[CURL_ERROR_SIZE] = "";
         struct curl_slist *headers = NULL;
         HttpResponse resp = { .body = { .secret = true } };
         struct sink sink = { .body = &resp.body, .max = req->max_body ? req->max_body : 64 * 1024 };
         _cleanup_secret_ char *token_header = NULL;
-        char sigv4[256];
         CURLcode c;
 
         if (!handle) {
@@ -99,6 +151,8 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
         curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
+        curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(handle, CURLOPT_HEADERDATA, &resp);
         curl_easy_setopt(handle, CURLOPT_USERAGENT, "kong-bootstrap/" PACKAGE_VERSION);
         curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, (long)(req->timeout / USEC_PER_MSEC));
         curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)(req->timeout / USEC_PER_MSEC));
@@ -120,17 +174,38 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
                 headers = curl_slist_append(headers, req->headers[i]);
 
         if (req->credentials) {
-                /* curl >= 7.86 signs every header we pass; the session token
-                 * is a plain header (FIELD-NOTES, "SigV4 with libcurl"). */
-                snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:%s", req->sigv4_region, req->sigv4_service);
-                curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4);
-                curl_easy_setopt(handle, CURLOPT_USERNAME, req->credentials->access_key_id);
-                curl_easy_setopt(handle, CURLOPT_PASSWORD, req->credentials->secret_access_key);
+                /* Signed by us, on the corrected clock (sigv4.h says why
+                 * not by curl). The session token is a signed header. */
+                _cleanup_strv_ char **all = NULL, **auth = NULL;
+                for (size_t i = 0; req->headers && req->headers[i]; i++)
+                        strv_push(&all, xstrdup(req->headers[i]));
                 if (!isempty(req->credentials->session_token)) {
                         token_header =
                                 xasprintf("X-Amz-Security-Token: %s", req->credentials->session_token);
+                        strv_push(&all, xstrdup(token_header));
                         headers = curl_slist_append(headers, token_header);
                 }
+                Sigv4Request sr = {
+                        .method = req->method,
+                        .url = req->url,
+                        .headers = all,
+                        .body = req->body,
+                        .body_len = req->body_len,
+                        .region = req->sigv4_region,
+                        .service = req->sigv4_service,
+                        .access_key_id = req->credentials->access_key_id,
+                        .secret_access_key = req->credentials->secret_access_key,
+                        .when = http_aws_now(),
+                };
+                int r = sigv4_sign(&sr, &auth, err);
+                for (size_t i = 0; all && all[i]; i++)
+                        explicit_bzero(all[i], strlen(all[i]));
+                if (r < 0) {
+                        slist_free_wiped(headers);
+                        return r;
+                }
+                for (size_t i = 0; auth[i]; i++)
+                        headers = curl_slist_append(headers, auth[i]);
         }
         if (headers)
                 curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
@@ -139,7 +214,6 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
 
         /* Drop every reference to our secrets from the handle. */
         curl_easy_setopt(handle, CURLOPT_HTTPHEADER, NULL);
-        curl_easy_setopt(handle, CURLOPT_PASSWORD, NULL);
         slist_free_wiped(headers);
 
         if (c != CURLE_OK) {
@@ -154,6 +228,25 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
                 buf_puts(&resp.body, "");
         *ret = resp;
         return 0;
+}
+
+int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
+{
+        long offset;
+        int r = perform_once(req, ret, err);
+
+        if (r < 0 || !req->credentials || !skew_refusal(ret, &offset))
+                return r;
+        /* The AWS SDKs' practice: correct the signing clock from the
+         * refusal's Date and send again, at once. Once per change. */
+        log_msg_id(
+                LOG_WARNING, STAGE_BOOT, MESSAGE_ID_CLOCK_SKEW,
+                "clock skew: AWS's clock (Date of a refusal from %s) is %+ld s from ours; signing with the "
+                "corrected time from now on (is chrony or systemd-timesyncd running?)",
+                req->url, offset);
+        aws_clock_offset = offset;
+        http_response_done(ret);
+        return perform_once(req, ret, err);
 }
 
 void http_cleanup(void)

@@ -6,7 +6,19 @@
  * what a peer can make us allocate.
  */
 
+#include <time.h>
+
 #include "util.h"
+
+/* Every AWS request is signed on one clock: the host's, corrected by the
+ * offset learnt from AWS when it refused a signature as expired or not yet
+ * current (its Date header). Role credentials' Expiration is judged on it
+ * too. */
+time_t http_aws_now(void);
+/* The offset (AWS minus us, seconds) in use; 0 until a skew was seen. */
+long http_aws_clock_offset(void);
+/* Marks the record for skew corrections (units/kong-bootstrap.catalog). */
+#define MESSAGE_ID_CLOCK_SKEW "2ead9f869a284ac6afca3ba316964b2f"
 
 typedef struct AwsCredentials {
         char *access_key_id;
@@ -42,14 +54,17 @@ typedef struct HttpRequest {
 
 typedef struct HttpResponse {
         long status;
-        Buf body; /* marked secret: wiped on free */
+        Buf body;    /* marked secret: wiped on free */
+        time_t date; /* the Date header; 0 when absent or unreadable */
 } HttpResponse;
 
 void http_response_done(HttpResponse *r);
 
 /* 0 when any HTTP response arrived (whatever its status); a negative errno
  * for transport failures (-ETIMEDOUT, -ECONNREFUSED, -EFBIG, -EIO), with
- * curl's explanation in err. */
+ * curl's explanation in err. A signed request that AWS refuses for clock
+ * skew is signed again on the corrected clock and sent once more (the
+ * correction logged once, MESSAGE_ID_CLOCK_SKEW). */
 int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err);
 void http_cleanup(void);
 

@@ -17,6 +17,13 @@
  * at it (and lifecycle heartbeats go out when due). */
 #define KONG_PROGRESS_INTERVAL_MS 1000
 #define KONG_MAX_ROUNDS           4
+#define KONG_EXTEND               (30 * USEC_PER_SEC)
+#define KONG_STATUS_INTERVAL      (5 * USEC_PER_SEC)
+/* SIGTERM to Kong's process group, then SIGKILL after this. */
+#define KONG_STOP_GRACE (5 * USEC_PER_SEC)
+/* Start time systemd grants past a deadline: the failure's record and the
+ * launch hook's ABANDON. */
+#define KONG_REPORT_MARGIN (30 * USEC_PER_SEC)
 
 const char *kong_schema_state_describe(int s)
 {
@@ -137,34 +144,75 @@ static void only_stdio_in_child(posix_spawn_file_actions_t *fa)
         (void)posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
 }
 
-/* True when the lock connection is gone (the server closed it, or it
- * was terminated). Reads whatever arrived so libpq sees the EOF. */
-static bool lock_lost(PGconn *conn)
+/* Kong's CLI is a launcher whose children may outlive it: it runs in a
+ * process group of its own (pgid = its pid), and stopping it means
+ * stopping the group: SIGTERM, then SIGKILL after KONG_STOP_GRACE. */
+static int spawn_in_group(pid_t *ret_pid, const char *bin, const posix_spawn_file_actions_t *fa,
+                          char *const *argv, char *const *env)
 {
-        return PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK;
+        posix_spawnattr_t attr;
+        int r;
+
+        r = posix_spawnattr_init(&attr);
+        if (r != 0)
+                return r;
+        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        if (r == 0)
+                r = posix_spawnattr_setpgroup(&attr, 0);
+        if (r == 0)
+                r = posix_spawn(ret_pid, bin, fa, &attr, argv, env);
+        (void)posix_spawnattr_destroy(&attr);
+        return r;
 }
 
-static void stop_child(pid_t pid)
+static bool group_gone(pid_t pgid)
 {
-        kill(pid, SIGTERM);
-        for (int i = 0; i < 100; i++) {
-                if (waitpid(pid, NULL, WNOHANG) == pid)
+        return kill(-pgid, 0) < 0 && errno == ESRCH;
+}
+
+/* Stops the child 'pid' (already reaped or not) and every process of its
+ * group. */
+static void stop_group(pid_t pid, bool reaped)
+{
+        (void)kill(-pid, SIGTERM);
+        for (usec_t until = now_usec() + KONG_STOP_GRACE; now_usec() < until;) {
+                if (!reaped && waitpid(pid, NULL, WNOHANG) == pid)
+                        reaped = true;
+                if (reaped && group_gone(pid))
                         return;
-                sleep_usec(100 * USEC_PER_MSEC);
+                sleep_usec(50 * USEC_PER_MSEC);
         }
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                ;
+        (void)kill(-pid, SIGKILL);
+        if (!reaped)
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        (void)kill(-pid, SIGKILL); /* whoever joined the group meanwhile */
 }
 
-int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, PGconn *lock_conn,
+/* How much more start time to ask systemd for: never past the deadline
+ * (plus the time to stop Kong and report the failure). */
+static usec_t extension(const KongWatch *w, usec_t now)
+{
+        usec_t ext = KONG_EXTEND;
+        if (w && w->deadline) {
+                usec_t left = w->deadline > now ? w->deadline - now : 0;
+                if (left + KONG_STOP_GRACE + KONG_REPORT_MARGIN < ext)
+                        ext = left + KONG_STOP_GRACE + KONG_REPORT_MARGIN;
+        }
+        return ext;
+}
+
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
              int *ret_status, Error *err)
 {
         extern char **environ;
         char **env = kong_child_environment(db, environ);
         _cleanup_strv_ char **argv = NULL;
         posix_spawn_file_actions_t fa;
-        int pipefd[2], status, r;
+        PGconn *lock_conn = watch ? watch->lock_conn : NULL;
+        DbLockWatch lw = { .answered = now_usec() };
+        int pipefd[2], status = 0, r;
+        bool exited = false;
         pid_t pid;
 
         strv_push(&argv, xstrdup(kong_bin));
@@ -180,7 +228,7 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
         only_stdio_in_child(&fa);
-        r = posix_spawn(&pid, kong_bin, &fa, NULL, argv, env);
+        r = spawn_in_group(&pid, kong_bin, &fa, argv, env);
         posix_spawn_file_actions_destroy(&fa);
         strv_free_wiped(env);
         close(pipefd[1]);
@@ -190,49 +238,85 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
         }
 
         KongOutput output = { 0 };
-        usec_t last_progress = now_usec();
-        for (;;) {
+        usec_t started = now_usec(), last_progress = started, last_status = 0;
+        bool eof = false;
+        while (!eof) {
                 struct pollfd pfd[2] = { { .fd = pipefd[0], .events = POLLIN },
                                          { .fd = lock_conn ? PQsocket(lock_conn) : -1, .events = POLLIN } };
-                int n = poll(pfd, 2, KONG_PROGRESS_INTERVAL_MS);
+                /* Once Kong has exited, only what it left in the pipe is
+                 * read: a child of it holding the pipe must not keep us. */
+                int n = poll(pfd, 2, exited ? 0 : KONG_PROGRESS_INTERVAL_MS);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (lock_conn && (pfd[1].revents || PQsocket(lock_conn) < 0) && lock_lost(lock_conn)) {
-                        _cleanup_free_ char *why = sanitize_for_log(PQerrorMessage(lock_conn), 300);
-                        stop_child(pid);
+                usec_t now = now_usec();
+                Error e;
+                if (lock_conn && db_lock_watch(lock_conn, &lw, &e) < 0) {
+                        log_warning(
+                                STAGE_MIGRATIONS,
+                                "the migration lock's connection is gone (%s); stopping 'kong migrations "
+                                "%s' and every process it started",
+                                e.msg, args[1] ?: "");
+                        stop_group(pid, exited);
                         close(pipefd[0]);
                         kong_output_finish(&output, db->password, log_child_line, NULL);
-                        return error_set(err, -ENOLCK,
-                                         "lost the migration lock (its Postgres connection broke: %s) while "
-                                         "'kong migrations %s' ran; stopped it. This node no longer leads; "
-                                         "another node resumes the migration",
-                                         strip(why), args[1] ?: "");
+                        return error_set(
+                                err, -ENOLCK,
+                                "lost the migration lock while 'kong migrations %s' ran (%s); stopped "
+                                "it and every process it started. This node no longer leads; another "
+                                "node resumes the migration",
+                                args[1] ?: "", e.msg);
+                }
+                if (watch && watch->deadline && now >= watch->deadline) {
+                        stop_group(pid, exited);
+                        close(pipefd[0]);
+                        kong_output_finish(&output, db->password, log_child_line, NULL);
+                        return error_set(
+                                err, -ETIME,
+                                "'kong migrations %s' still ran %llu s into the migrations (%s); stopped "
+                                "it and every process it started",
+                                args[1] ?: "", (unsigned long long)((now - watch->started) / USEC_PER_SEC),
+                                watch->deadline_text);
                 }
                 /* Every second, chatty output or not: systemd's timeout and
                  * the lifecycle heartbeats must not wait for a quiet Kong. */
-                if (now_usec() - last_progress >= KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC) {
-                        retry_waiting(30 * USEC_PER_SEC);
+                if (!exited && now - last_progress >= KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC) {
+                        retry_waiting(extension(watch, now));
                         last_progress = now_usec();
                 }
-                if (n == 0)
+                if (!exited && watch && watch->deadline && now - last_status >= KONG_STATUS_INTERVAL) {
+                        notify_status(
+                                "migrations: kong migrations %s, %llu s of %llu s (%s)", args[1] ?: "",
+                                (unsigned long long)((now - watch->started) / USEC_PER_SEC),
+                                (unsigned long long)((watch->deadline - watch->started) / USEC_PER_SEC),
+                                watch->deadline_key);
+                        last_status = now;
+                }
+                if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+                        exited = true;
+                if (n <= 0 || !pfd[0].revents) {
+                        if (exited && n == 0)
+                                break;
                         continue;
-                if (!pfd[0].revents)
-                        continue;
+                }
                 char chunk[1024];
                 ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
                 if (got < 0 && errno == EINTR)
                         continue;
                 if (got <= 0)
-                        break;
-                kong_output_feed(&output, chunk, (size_t)got, db->password, log_child_line, NULL);
+                        eof = true;
+                else
+                        kong_output_feed(&output, chunk, (size_t)got, db->password, log_child_line, NULL);
                 explicit_bzero(chunk, sizeof(chunk));
         }
         kong_output_finish(&output, db->password, log_child_line, NULL);
         close(pipefd[0]);
 
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return error_set(err, -errno, "waitpid: %s", strerror(errno));
+        if (!exited)
+                while (waitpid(pid, &status, 0) < 0)
+                        if (errno != EINTR)
+                                return error_set(err, -errno, "waitpid: %s", strerror(errno));
+        /* Nothing Kong started outlives it. */
+        (void)kill(-pid, SIGKILL);
         if (WIFSIGNALED(status))
                 return error_set(err, -EINTR, "'%s %s' was killed by signal %s", kong_bin, args[0] ?: "",
                                  strsignal(WTERMSIG(status)));
@@ -264,8 +348,8 @@ static MigrationsPolicy policy_from_config(const Config *c)
         return MIGRATIONS_AUTO;
 }
 
-static int kong_migrations(const Config *c, const char *conf_path, const DbParams *db, PGconn *lock_conn,
-                           const char *sub, int *ret_status, Error *err)
+static int kong_migrations(const Config *c, const char *conf_path, const DbParams *db,
+                           const KongWatch *watch, const char *sub, int *ret_status, Error *err)
 {
         /* -c always: without it Kong reads /etc/kong/kong.conf or
          * /etc/kong.conf, whatever a previous boot or the AMI left there. */
@@ -273,7 +357,7 @@ static int kong_migrations(const Config *c, const char *conf_path, const DbParam
         usec_t started = now_usec();
 
         notify_status("migrations: kong migrations %s", sub);
-        int r = kong_run(config_get(c, CONF_KONG_BIN), args, db, lock_conn, ret_status, err);
+        int r = kong_run(config_get(c, CONF_KONG_BIN), args, db, watch, ret_status, err);
         if (r < 0)
                 return r;
         log_debug(STAGE_MIGRATIONS, "kong migrations %s exited %d after %llu ms", sub, *ret_status,
@@ -281,7 +365,7 @@ static int kong_migrations(const Config *c, const char *conf_path, const DbParam
         return 0;
 }
 
-int migrations_run(const Config *c, const char *conf_path, const DbParams *db, PGconn *lock_conn,
+int migrations_run(const Config *c, const char *conf_path, const DbParams *db, const KongWatch *watch,
                    bool leader, Error *err)
 {
         MigrationsPolicy policy = policy_from_config(c);
@@ -292,7 +376,7 @@ int migrations_run(const Config *c, const char *conf_path, const DbParams *db, P
          * exit 0 without having done anything (its own lock's loser), so
          * success is what `list` says afterwards, not an exit code. */
         for (unsigned round = 0; round < KONG_MAX_ROUNDS; round++) {
-                r = kong_migrations(c, conf_path, db, lock_conn, "list", &state, err);
+                r = kong_migrations(c, conf_path, db, watch, "list", &state, err);
                 if (r < 0)
                         return r;
                 MigrationsAction action = migrations_decide(state, policy, finish_auto);
@@ -327,7 +411,7 @@ int migrations_run(const Config *c, const char *conf_path, const DbParams *db, P
                         return MIGRATIONS_NEED_LEADER;
                 log_info(STAGE_MIGRATIONS, "%s: running 'kong migrations %s'",
                          kong_schema_state_describe(state), sub);
-                r = kong_migrations(c, conf_path, db, lock_conn, sub, &status, err);
+                r = kong_migrations(c, conf_path, db, watch, sub, &status, err);
                 if (r < 0)
                         return r;
                 if (status != 0) {

@@ -38,10 +38,27 @@ void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *sec
 /* The last line (without a newline), and the buffer freed. */
 void kong_output_finish(KongOutput *o, const char *secret, KongLineFn fn, void *userdata);
 
-/* Runs `kong_bin args…` with only stdin, stdout and stderr open; *ret_status is its exit code. Fails (and
- * names the signal) if it did not exit normally. With 'lock_conn', the connection holding the migration lock
- * is watched while Kong runs: if it breaks, the lock is gone, so Kong is stopped and -ENOLCK returned. */
-int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, PGconn *lock_conn,
+/* What watches a run of Kong. */
+typedef struct KongWatch {
+        /* The connection holding the migration lock (or NULL): watched
+         * while Kong runs (db_lock_watch()); when it breaks or goes mute
+         * the lock is gone, so Kong is stopped and -ENOLCK returned. */
+        PGconn *lock_conn;
+        /* Past 'deadline' (0: none) Kong is stopped and -ETIME returned;
+         * systemd's start timeout is never extended past it (plus the time
+         * to stop Kong and report). 'started' is when its clock began;
+         * 'deadline_key' names it in STATUS=, 'deadline_text' in errors. */
+        usec_t started;
+        usec_t deadline;
+        const char *deadline_key;
+        const char *deadline_text;
+} KongWatch;
+
+/* Runs `kong_bin args…` in a process group of its own, with only stdin,
+ * stdout and stderr open; *ret_status is its exit code. Fails (and names the signal) if it did not exit
+ * normally. Whenever it stops (exit, lost lock, deadline), no process of its group survives it. 'watch' may
+ * be NULL. */
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
              int *ret_status, Error *err);
 
 typedef enum MigrationsPolicy {
@@ -68,8 +85,9 @@ typedef enum MigrationsOutcome {
 } MigrationsOutcome;
 
 /* Inspects the schema and, as 'leader' (holding the migration lock
- * exclusively on 'lock_conn'), changes it as the policy allows; every
- * `kong` invocation reads 'conf_path' (-c), a complete rendered kong.conf.
- * A MigrationsOutcome, or negative with err. */
-int migrations_run(const Config *c, const char *conf_path, const DbParams *db, PGconn *lock_conn,
+ * exclusively on watch->lock_conn), changes it as the policy allows; every
+ * `kong` invocation reads 'conf_path' (-c), a complete rendered kong.conf,
+ * and runs under 'watch'. A MigrationsOutcome, or negative with err:
+ * -ENOLCK when the lock was lost, -ETIME past the deadline. */
+int migrations_run(const Config *c, const char *conf_path, const DbParams *db, const KongWatch *watch,
                    bool leader, Error *err);

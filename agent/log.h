@@ -20,6 +20,9 @@ void log_context_set(const char *field, const char *value);
 
 _printf_(3, 4) void log_msg(int priority, Stage stage, const char *fmt, ...);
 
+/* A record with a MESSAGE_ID of its own (see units/kong-bootstrap.catalog). */
+_printf_(4, 5) void log_msg_id(int priority, Stage stage, const char *message_id, const char *fmt, ...);
+
 /* The record that closes a stage: MESSAGE_ID of the stage, its duration,
  * and (when not 0) how many attempts it took (ATTEMPT=). */
 _printf_(3, 4) void log_stage_done(Stage stage, usec_t started, const char *fmt, ...);

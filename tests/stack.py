@@ -138,6 +138,22 @@ def kill_group(proc, timeout=5):
                 f.close()
 
 
+def child_process_groups(pid):
+    """Process groups of pid's direct children."""
+    groups = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            groups.add(int(fields[2]))
+    return groups
+
+
 def read_jsonl(path):
     out = []
     if not os.path.exists(path):
@@ -239,6 +255,8 @@ class Stack:
         for rec in read_jsonl(self.systemd_log) if self.tmp else []:
             if rec.get("pid"):
                 pids.add(rec["pid"])
+        for name in [n for n in self.procs if n.startswith("mute_relay")]:
+            kill_group(self.procs.pop(name, None))
         for name in ("faultproxy", "dbusmock", "dbus", "imds", "imds6", "moto"):
             kill_group(self.procs.pop(name, None))
         kill_group(self.procs.pop("autoscaling", None))
@@ -467,6 +485,30 @@ class Stack:
         self.set_faultproxy([])
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.faultproxy_log)
+
+    # --------------------------------------------------------- mute relay --
+    def start_mute_relay(self):
+        """Start one more tests/peers/mute_relay.py in front of the stack's
+        Postgres (opt-in: nothing else uses it).  Point an agent at it with
+        pg_port = relay.port; relay.mute() cuts its connections silently,
+        relay.heal() lets new ones through again, relay.stop() ends it."""
+        self._mute_relays = getattr(self, "_mute_relays", 0) + 1
+        name = "mute_relay-%d" % self._mute_relays
+        d = os.path.join(self.tmp, name)
+        os.makedirs(d, exist_ok=True)
+        port_file = os.path.join(d, "ports")
+        logf = os.path.join(self.tmp, "log", name + ".log")
+        log = open(logf, "ab")
+        proc = subprocess.Popen(
+            [DEBIAN_PY, os.path.join(PEERS, "mute_relay.py"), "--upstream-port", str(self.pg_port),
+             "--port-file", port_file, "--parent-pid", str(os.getpid())],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.procs[name] = proc
+        wait_for(lambda: os.path.exists(port_file), 20, "mute relay", proc, logf)
+        with open(port_file) as f:
+            ports = json.load(f)
+        return MuteRelay(self, name, ports["relay"], ports["control"])
 
     # -------------------------------------------------------- autoscaling --
     # tests/peers/autoscaling.py: the Auto Scaling Query API (lifecycle hooks),
@@ -1072,6 +1114,35 @@ class Stack:
             return None, str(e)
 
 
+class MuteRelay:
+    """Handle on a tests/peers/mute_relay.py (Stack.start_mute_relay)."""
+
+    def __init__(self, stack, name, port, control_port):
+        self.stack, self.name, self.port, self.control_port = stack, name, port, control_port
+
+    def _command(self, cmd):
+        with socket.create_connection(("127.0.0.1", self.control_port), timeout=10) as c:
+            c.sendall((cmd + "\n").encode())
+            f = c.makefile("r")
+            reply = f.readline().strip()
+        if not reply.startswith("ok"):
+            raise StackError("mute relay: %s -> %s" % (cmd, reply))
+        return reply
+
+    def mute(self):
+        """Cut every relayed connection silently; returns how many."""
+        return int(self._command("mute").split()[1])
+
+    def heal(self):
+        self._command("heal")
+
+    def relayed(self):
+        return int(self._command("count").split()[1])
+
+    def stop(self):
+        kill_group(self.stack.procs.pop(self.name, None))
+
+
 class AgentProcess:
     """A kong-bootstrap started by Stack.start_agent."""
 
@@ -1094,8 +1165,13 @@ class AgentProcess:
         return code
 
     def killpg(self, sig=signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pid, sig)
+        """Signal the agent's process group and the groups of its children
+        (the agent runs `kong` in a process group of its own): what
+        systemd's kill of the unit's cgroup reaches."""
+        groups = {self.pid} | child_process_groups(self.pid)
+        for g in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(g, sig)
 
     def output(self):
         """(stdout, stderr) so far."""

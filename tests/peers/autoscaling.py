@@ -25,7 +25,10 @@ Like the real Query API endpoint (https://autoscaling.<region>.amazonaws.com):
   IncompleteSignature (400), unknown access key -> InvalidClientTokenId,
   missing or wrong X-Amz-Security-Token for a key that has a token ->
   InvalidClientTokenId, bad signature -> SignatureDoesNotMatch, stale date
-  -> SignatureDoesNotMatch ("Signature expired").
+  -> SignatureDoesNotMatch with AWS's text: "Signature expired: … is now
+  earlier than … (… - 5 min.)" or "Signature not yet current: … is still
+  later than … (… + 5 min.)", and a Date header (clients correct their
+  clock from it).
 * ``Version`` must be ``2011-01-01``; ``Action`` one of
   ``CompleteLifecycleAction`` (AutoScalingGroupName, LifecycleHookName,
   InstanceId, LifecycleActionResult in {CONTINUE, ABANDON}) and
@@ -87,7 +90,22 @@ ACTIONS = {
     "RecordLifecycleActionHeartbeat": {"required": ["AutoScalingGroupName", "LifecycleHookName"],
                                        "optional": ["InstanceId", "LifecycleActionToken"]},
 }
-MAX_SKEW = 15 * 60
+MAX_SKEW = 5 * 60     # AWS refuses signatures dated further from its clock
+
+
+def skew_error(amz_date, stamp, now=None):
+    """AWS's refusal of a signature dated more than 5 minutes from its
+    clock (the text of its InvalidSignatureException/SignatureDoesNotMatch),
+    or None."""
+    now = time.time() if now is None else now
+    fmt = "%Y%m%dT%H%M%SZ"
+    if stamp < now - MAX_SKEW:
+        return ("Signature expired: %s is now earlier than %s (%s - 5 min.)"
+                % (amz_date, time.strftime(fmt, time.gmtime(now - MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
+    if stamp > now + MAX_SKEW:
+        return ("Signature not yet current: %s is still later than %s (%s + 5 min.)"
+                % (amz_date, time.strftime(fmt, time.gmtime(now + MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
+    return None
 
 
 def xml_escape(s):
@@ -340,11 +358,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(403, "SignatureDoesNotMatch",
                            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
                            "from HTTP: '%s' != '%s', from '%s'." % (date, amz_date[:8], amz_date))
-        if abs(time.time() - stamp) > MAX_SKEW:
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           "Signature expired: %s is now earlier than %s (%s - 15 min.)"
-                           % (amz_date, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() - MAX_SKEW)),
-                              time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())))
+        skew = skew_error(amz_date, stamp)
+        if skew:
+            raise ApiError(403, "SignatureDoesNotMatch", skew)
         sha = self.headers.get("X-Amz-Content-SHA256")
         if sha is not None and sha != hashlib.sha256(body).hexdigest():
             raise ApiError(400, "XAmzContentSHA256Mismatch",

@@ -17,6 +17,12 @@ every request:
 The first rule that applies decides; a request no rule applies to is
 forwarded.  Fields of a RULE:
 
+Like Secrets Manager, the proxy refuses (HTTP 400, InvalidSignatureException,
+AWS's text, with a Date header) a request whose X-Amz-Date is more than 5
+minutes from its clock, before any rule applies: "Signature expired: … is
+now earlier than … (… - 5 min.)" / "Signature not yet current: … is still
+later than … (… + 5 min.)" (logged with action "skew").
+
   action       "error"     answer STATUS with an AWS JSON error, not forwarded:
                            {"__type": CODE, "message": MESSAGE}
                "throttle"  = error 400 ThrottlingException "Rate exceeded"
@@ -59,6 +65,7 @@ list, and on stdout as ``PORTS p1 p2 ...``.
 harness).
 """
 import argparse
+import calendar
 import hashlib
 import http.client
 import http.server
@@ -75,6 +82,33 @@ import peerserver
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
               "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
+
+
+MAX_SKEW = 5 * 60
+
+
+class SkewRefused(Exception):
+    pass
+
+
+def skew_error(amz_date, now=None):
+    """Secrets Manager's refusal of a signature dated more than 5 minutes
+    from its clock (InvalidSignatureException, AWS's text), or None."""
+    if not amz_date:
+        return None
+    try:
+        stamp = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return None
+    now = time.time() if now is None else now
+    fmt = "%Y%m%dT%H%M%SZ"
+    if stamp < now - MAX_SKEW:
+        return ("Signature expired: %s is now earlier than %s (%s - 5 min.)"
+                % (amz_date, time.strftime(fmt, time.gmtime(now - MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
+    if stamp > now + MAX_SKEW:
+        return ("Signature not yet current: %s is still later than %s (%s + 5 min.)"
+                % (amz_date, time.strftime(fmt, time.gmtime(now + MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
+    return None
 
 
 class State:
@@ -254,8 +288,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             secret_id = sid if isinstance(sid, str) else None
         except (ValueError, UnicodeDecodeError, AttributeError):
             pass
+        skew = skew_error(self.headers.get("X-Amz-Date"))
         try:
             cfg = st.control()
+            if skew:
+                raise SkewRefused(skew)
+        except SkewRefused as e:
+            status = self._reply(400, json.dumps({"__type": "InvalidSignatureException", "message": str(e)}))
+            action, idx = "skew", None
         except Exception as e:   # unreadable control file: a loud 500
             cfg = {}
             status = self._reply(500, json.dumps({"__type": "FaultProxyControlError", "message": str(e)}))

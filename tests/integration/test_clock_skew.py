@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Issue 13: a wrong clock at boot.
+
+The agent runs under libfaketime (Debian's faketime; the monotonic clock
+stays real: FAKETIME_DONT_FAKE_MONOTONIC=1) 15 minutes fast or slow.
+Secrets Manager (tests/peers/faultproxy.py in front of moto) and Auto
+Scaling (tests/peers/autoscaling.py) refuse signatures more than 5 minutes
+off with AWS's text and a Date header; the agent corrects its signing clock
+from that Date, once, logs it once, and boot, lifecycle completion and
+`render` succeed.
+
+Run: /usr/bin/python3 tests/integration/test_clock_skew.py
+"""
+import os
+import time
+import unittest
+
+from common import Stack
+from lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+SKEW_RECORD = "clock skew: AWS's clock"
+
+
+def faketime_env(offset):
+    if not os.path.exists(LIBFAKETIME):
+        raise RuntimeError("libfaketime missing: apt-get install faketime (tests/setup-deps)")
+    return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "FAKETIME_NO_CACHE": "1"}
+
+
+class ClockSkew(LifecycleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.st.start_faultproxy()
+
+    def setUp(self):
+        super().setUp()
+        self.st.clear_faultproxy()
+
+    def skew_config(self, **kw):
+        return self.config(secretsmanager_endpoint=self.st.faultproxy_url, lifecycle_hook=LAUNCH_HOOK,
+                           **kw)
+
+    def check_direction(self, offset, expect_sign):
+        st = self.st
+        self.active(LAUNCH_HOOK)
+        env = faketime_env(offset)
+        # the fake clock is in effect in the agent
+        a = self.start_daemon(self.skew_config(), env=env)
+        self.wait_booted(a, timeout=60)
+        err = self.stderr_of(a)
+        self.assertEqual(err.count(SKEW_RECORD), 1, self.agent_story(a))
+        line = [x for x in err.splitlines() if SKEW_RECORD in x][0]
+        seconds = int(line.split(" is ", 1)[1].split(" s ", 1)[0])
+        self.assertEqual(seconds > 0, expect_sign > 0, line)
+        self.assertLess(abs(abs(seconds) - 900), 60, line)
+
+        # Secrets Manager refused the first signature, took the corrected one
+        reqs = st.faultproxy_requests()
+        self.assertEqual([r["action"] for r in reqs][:2], ["skew", "forward"], reqs)
+        self.assertEqual(reqs[0]["status"], 400)
+        self.assertEqual(reqs[1]["status"], 200)
+        # Auto Scaling: signed on the corrected clock from the start
+        done = self.calls("CompleteLifecycleAction")
+        self.assertEqual([(c["status"], c["params"].get("LifecycleActionResult")) for c in done],
+                         [(200, "CONTINUE")], self.agent_story(a))
+        self.assertEqual([c for c in self.calls() if c["status"] != 200], [], self.agent_story(a))
+
+        # (rotation is not exercised under libfaketime: it shifts the
+        # absolute CLOCK_MONOTONIC timerfds sd-event arms by the fake offset,
+        # FAKETIME_DONT_FAKE_MONOTONIC or not, so the daemon's timers never
+        # fire; its GetSecretValue is the same call `render` makes below)
+        self.sigterm(a)
+        self.wait_exit(a, 60)
+
+        # render: a process of its own, its own correction
+        st.clear_faultproxy()
+        code, out, err = self.run_agent(("render",), config=self.skew_config(), env=env)
+        self.assertEqual(code, 0, err)
+        self.assertEqual(err.count(SKEW_RECORD), 1, err)
+        self.assertIn("pg_host", out)
+        for text in (err, out):
+            self.assertNotIn(Stack.PASSWORD, text)
+
+    def test_clock_15_minutes_fast(self):
+        self.check_direction("+15m", -1)
+
+    def test_clock_15_minutes_slow(self):
+        self.check_direction("-15m", +1)
+
+    def test_right_clock_no_record(self):
+        """Control: the same boot without faketime logs no correction."""
+        self.active(LAUNCH_HOOK)
+        a = self.start_daemon(self.skew_config())
+        self.wait_booted(a, timeout=60)
+        self.assertNotIn(SKEW_RECORD, self.stderr_of(a))
+        self.assertEqual([r["action"] for r in self.st.faultproxy_requests()], ["forward"])
+        self.sigterm(a)
+        self.wait_exit(a, 60)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
