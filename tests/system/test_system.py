@@ -125,7 +125,10 @@ def install(ct, root, deb):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copy2(os.path.join(dirpath, f), dst)
     os.makedirs(os.path.join(root, "usr/local/lib/kong-standin"), exist_ok=True)
-    shutil.copy2(os.path.join(REPO, "tests", "peers", "kong"), os.path.join(root, "usr/local/lib/kong-standin/kong"))
+    # The stand-in and Kong's kong.conf reader it re-reads .kong_env with
+    # (what Kong's workers do).
+    for f in ("kong", "kong_conf_reader.py"):
+        shutil.copy2(os.path.join(REPO, "tests", "peers", f), os.path.join(root, "usr/local/lib/kong-standin", f))
     os.makedirs(os.path.join(root, "etc/kong"), exist_ok=True)
     with open(os.path.join(root, "etc/kong/kong.conf.default"), "w") as f:
         f.write("# stand-in for Kong's kong.conf.default (tests/system)\n")
