@@ -64,7 +64,6 @@ as ``PORT <n>``.  With --parent-pid the emulator exits when that process is
 gone.
 """
 import argparse
-import calendar
 import hashlib
 import hmac
 import http.server
@@ -73,6 +72,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+from aws_clock import skew_error
 import uuid
 
 from botocore.auth import SigV4Auth
@@ -90,24 +91,6 @@ ACTIONS = {
     "RecordLifecycleActionHeartbeat": {"required": ["AutoScalingGroupName", "LifecycleHookName"],
                                        "optional": ["InstanceId", "LifecycleActionToken"]},
 }
-MAX_SKEW = 5 * 60     # AWS refuses signatures dated further from its clock
-
-
-def skew_error(amz_date, stamp, now=None):
-    """AWS's refusal of a signature dated more than 5 minutes from its
-    clock (the text of its InvalidSignatureException/SignatureDoesNotMatch),
-    or None."""
-    now = time.time() if now is None else now
-    fmt = "%Y%m%dT%H%M%SZ"
-    if stamp < now - MAX_SKEW:
-        return ("Signature expired: %s is now earlier than %s (%s - 5 min.)"
-                % (amz_date, time.strftime(fmt, time.gmtime(now - MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
-    if stamp > now + MAX_SKEW:
-        return ("Signature not yet current: %s is still later than %s (%s + 5 min.)"
-                % (amz_date, time.strftime(fmt, time.gmtime(now + MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
-    return None
-
-
 def xml_escape(s):
     return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&apos;"))
@@ -330,7 +313,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            % fields["SignedHeaders"])
         amz_date = self.headers.get("X-Amz-Date") or ""
         try:
-            stamp = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+            time.strptime(amz_date, "%Y%m%dT%H%M%SZ")
         except ValueError:
             raise ApiError(400, "IncompleteSignature", "X-Amz-Date missing or malformed: %r" % amz_date)
 
@@ -358,7 +341,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(403, "SignatureDoesNotMatch",
                            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
                            "from HTTP: '%s' != '%s', from '%s'." % (date, amz_date[:8], amz_date))
-        skew = skew_error(amz_date, stamp)
+        skew = skew_error(amz_date)
         if skew:
             raise ApiError(403, "SignatureDoesNotMatch", skew)
         sha = self.headers.get("X-Amz-Content-SHA256")

@@ -65,7 +65,6 @@ list, and on stdout as ``PORTS p1 p2 ...``.
 harness).
 """
 import argparse
-import calendar
 import hashlib
 import http.client
 import http.server
@@ -79,36 +78,14 @@ import time
 import urllib.parse
 
 import peerserver
+from aws_clock import skew_error
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
               "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
 
 
-MAX_SKEW = 5 * 60
-
-
 class SkewRefused(Exception):
     pass
-
-
-def skew_error(amz_date, now=None):
-    """Secrets Manager's refusal of a signature dated more than 5 minutes
-    from its clock (InvalidSignatureException, AWS's text), or None."""
-    if not amz_date:
-        return None
-    try:
-        stamp = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
-    except ValueError:
-        return None
-    now = time.time() if now is None else now
-    fmt = "%Y%m%dT%H%M%SZ"
-    if stamp < now - MAX_SKEW:
-        return ("Signature expired: %s is now earlier than %s (%s - 5 min.)"
-                % (amz_date, time.strftime(fmt, time.gmtime(now - MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
-    if stamp > now + MAX_SKEW:
-        return ("Signature not yet current: %s is still later than %s (%s + 5 min.)"
-                % (amz_date, time.strftime(fmt, time.gmtime(now + MAX_SKEW)), time.strftime(fmt, time.gmtime(now))))
-    return None
 
 
 class State:
