@@ -228,6 +228,8 @@ static void test_trust_model(void)
                 { "trusted_ips", "0.0.0.0/0" },
                 { "migrations", "auto" },
                 { "migrations_finish", "auto" },
+                /* a short one would stop every node's schema change half-way */
+                { "migrations_timeout", "1" },
                 { "kong.untrusted_lua", "on" },
                 { "kong.plugins", "bundled,evil" },
                 { "kong.admin_listen", "0.0.0.0:8001" },
@@ -245,6 +247,9 @@ static void test_trust_model(void)
         CHECK(c->n_kong == 0);
         /* User-data: all but programs, files and IMDS. */
         CHECK(config_set(c, CONFIG_LAYER_USERDATA, "pg_host", "db.internal", "user-data line 2", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "migrations_timeout", "600", "user-data line 5", &err) ==
+              0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "migrations_timeout", "0", "user-data line 6", &err) < 0);
         CHECK(config_set(c, CONFIG_LAYER_USERDATA, "kong.log_level", "debug", "user-data line 3", &err) ==
               0);
         CHECK(config_set(c, CONFIG_LAYER_USERDATA, "kong_prefix", "/tmp/p", "user-data line 4", &err) ==
