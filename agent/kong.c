@@ -82,26 +82,22 @@ static void log_child_line(const char *line, void *userdata)
  * rest of the line (never logged) would have completed. */
 static void output_emit(KongOutput *o, const char *secret, bool cut, KongLineFn fn, void *userdata)
 {
-        Buf out = { .secret = true };
-        const char *p = o->line.data ? o->line.data : "";
         size_t n = strlen(secret);
+        _cleanup_secret_ char *redacted =
+                str_replace_all(o->line.data ? o->line.data : "", secret, "<redacted>");
+        size_t len = strlen(redacted);
 
-        buf_puts(&out, "");
-        for (const char *hit; n > 0 && (hit = strstr(p, secret)); p = hit + n) {
-                buf_append(&out, p, (size_t)(hit - p));
-                buf_puts(&out, "<redacted>");
-        }
-        buf_puts(&out, p);
         for (size_t k = n > 0 ? n - 1 : 0; cut && k > 0; k--)
-                if (out.len >= k && memcmp(out.data + out.len - k, secret, k) == 0) {
-                        out.len -= k;
-                        out.data[out.len] = '\0';
+                if (len >= k && memcmp(redacted + len - k, secret, k) == 0) {
+                        explicit_bzero(redacted + len - k, k);
                         break;
                 }
-        if (cut)
-                buf_printf(&out, " … (line cut at %d bytes)", KONG_LINE_MAX);
-        fn(out.data, userdata);
-        buf_done(&out);
+        if (cut) {
+                _cleanup_free_ char *shown =
+                        xasprintf("%s … (line cut at %d bytes)", redacted, KONG_LINE_MAX);
+                fn(shown, userdata);
+        } else
+                fn(redacted, userdata);
         buf_done(&o->line);
 }
 

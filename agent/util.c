@@ -331,7 +331,8 @@ char *sanitize_for_log(const char *s, size_t max)
 
 char *str_replace_all(const char *s, const char *needle, const char *replacement)
 {
-        _cleanup_buf_ Buf b = { 0 };
+        /* Wiped as it grows: callers cut secrets out of text with this. */
+        _cleanup_buf_ Buf b = { .secret = true };
         const char *hit;
 
         buf_puts(&b, "");
