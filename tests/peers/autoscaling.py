@@ -48,6 +48,11 @@ The config file is re-read on every request.  Keys:
   credentials     list of {"AccessKeyId", "SecretAccessKey", "Token"}
                   accepted (Token null/absent: a long-term key, no token)
   active          list of [group, hook, instance_id]
+  deny            list of action names the role's policy does not allow:
+                  403 AccessDenied with IAM's "User: <caller_arn> is not
+                  authorized to perform: autoscaling:<Action> on resource:
+                  <group ARN> because no identity-based policy allows …"
+  caller_arn      the assumed-role ARN named in that message
   nonce           any value; changing it forgets which actions were
                   completed (so the same list can be reused by a new test)
   faults          list of {"action": NAME (optional), "status": HTTP,
@@ -230,6 +235,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if params.get("Version") != VERSION:
             raise ApiError(400, "InvalidParameterValue", "Version must be %s, got %r"
                            % (VERSION, params.get("Version")))
+
+        # IAM: the role's policy does not allow these actions (before the
+        # parameters are looked at, as AWS authorizes first)
+        if action in (self._cfg.get("deny") or []):
+            arn = self._cfg.get("caller_arn") or "arn:aws:sts::123456789012:assumed-role/kong-node/i-0"
+            raise ApiError(403, "AccessDenied",
+                           "User: %s is not authorized to perform: autoscaling:%s on resource: "
+                           "arn:aws:autoscaling:%s:123456789012:autoScalingGroup:*:autoScalingGroupName/%s "
+                           "because no identity-based policy allows the autoscaling:%s action"
+                           % (arn, action, self._cfg.get("region", "us-east-1"),
+                              params.get("AutoScalingGroupName", ""), action))
 
         # injected faults (after authentication, like an IAM denial)
         for i, f in enumerate(self._cfg.get("faults") or []):
