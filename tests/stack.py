@@ -260,6 +260,7 @@ class Stack:
         for name in ("faultproxy", "dbusmock", "dbus", "imds", "imds6", "moto"):
             kill_group(self.procs.pop(name, None))
         kill_group(self.procs.pop("autoscaling", None))
+        kill_group(self.procs.pop("cloudformation", None))
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -558,6 +559,61 @@ class Stack:
         self.set_autoscaling()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.autoscaling_log)
+
+    # ----------------------------------------------------- cloudformation --
+    # tests/peers/cloudformation.py: SignalResource, SigV4-checked against the
+    # role credentials.  Started on demand; point the agent's
+    # cloudformation_endpoint at cloudformation_url.
+    CFN_STACK = "kong-fleet"
+    CFN_STACK_ID = ("arn:aws:cloudformation:us-east-1:123456789012:stack/kong-fleet/"
+                    "5b2f0c40-8d2a-11ef-9d5e-0a1b2c3d4e5f")
+    CFN_RESOURCE = "KongGroup"
+
+    def start_cloudformation(self):
+        if "cloudformation" in self.procs:
+            return self.cloudformation_url
+        d = os.path.join(self.tmp, "cloudformation")
+        os.makedirs(d, exist_ok=True)
+        self.cloudformation_config_path = os.path.join(d, "config.json")
+        self.cloudformation_log = os.path.join(self.tmp, "log", "cloudformation-calls.jsonl")
+        self.set_cloudformation()
+        port_file = os.path.join(d, "port")
+        logf = os.path.join(self.tmp, "log", "cloudformation.log")
+        log = open(logf, "ab")
+        self.procs["cloudformation"] = subprocess.Popen(
+            [self.boto_python, os.path.join(PEERS, "cloudformation.py"), "--config",
+             self.cloudformation_config_path, "--port-file", port_file, "--parent-pid", str(os.getpid())],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        wait_for(lambda: os.path.exists(port_file), 30, "cloudformation emulator", self.procs["cloudformation"],
+                 logf)
+        with open(port_file) as f:
+            self.cloudformation_url = "http://127.0.0.1:%d" % int(f.read())
+        return self.cloudformation_url
+
+    def set_cloudformation(self, stacks=None, credentials=None, **extra):
+        """Replace the emulator's config; by default one stack in
+        CREATE_IN_PROGRESS whose CFN_RESOURCE waits for one signal.  A new
+        nonce each time (signals received are forgotten)."""
+        if stacks is None:
+            stacks = [{"name": self.CFN_STACK, "id": self.CFN_STACK_ID, "status": "CREATE_IN_PROGRESS",
+                       "resources": {self.CFN_RESOURCE: {"count": 1}}}]
+        cfg = {"region": self.REGION, "nonce": time.time(), "stacks": stacks,
+               "credentials": credentials if credentials is not None else [dict(self.role_credentials)],
+               "call_log": self.cloudformation_log}
+        cfg.update(extra)
+        tmp = self.cloudformation_config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.rename(tmp, self.cloudformation_config_path)
+
+    def cloudformation_calls(self):
+        return read_jsonl(self.cloudformation_log)
+
+    def clear_cloudformation(self):
+        self.set_cloudformation()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.cloudformation_log)
 
     def set_lifecycle_state(self, state):
         """IMDS meta-data/autoscaling/target-lifecycle-state (None -> 404)."""
