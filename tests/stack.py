@@ -239,6 +239,10 @@ class Stack:
         self.imds_log = os.path.join(self.tmp, "log", "imds-requests.jsonl")
         self.kong_conf = os.path.join(self.tmp, "etc", "kong", "kong.conf")
         self.kong_env_file = os.path.join(self.tmp, "run", "kong-bootstrap", "kong.env")
+        # The serial console stand-in: a failed boot's one line goes here,
+        # never to this machine's /dev/console (failure_console).
+        self.console = os.path.join(self.tmp, "log", "console")
+        open(self.console, "w").close()
         self.status_port = free_port()
         self._write_stale_default_conf()
         self._start_postgres()
@@ -892,6 +896,7 @@ class Stack:
         for p in (self.kong_log, self.systemd_log, self.imds_log):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
+        open(self.console, "w").close()     # emptied, never removed: the agent does not create it
         with self._notify_lock:
             self._notify_msgs.clear()
 
@@ -928,6 +933,7 @@ class Stack:
             "kong_conf": self.kong_conf,
             "kong_env_file": self.kong_env_file,
             "kong_unit": "kong.service",
+            "failure_console": self.console,
             "status_listen": "127.0.0.1:%d" % self.status_port,
             "ready_timeout": "20",
         }
