@@ -132,6 +132,8 @@ int probe_schema(const Config *c, const Buf *kong_conf, const DbParams *db, char
 
         if (r < 0)
                 return r;
+        if (!conf) /* not reached: for the analyzer, which cannot see error_set() is negative */
+                return error_set(err, -EIO, "no temporary kong.conf for kong migrations list");
         const char *args[] = { "migrations", "list", "-c", conf, NULL };
         r = kong_run(config_get(c, CONF_KONG_BIN), args, db, NULL, &state, err);
         (void)unlink(conf);
