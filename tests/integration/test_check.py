@@ -160,6 +160,19 @@ class Check(LifecycleTestCase):
         self.assertEqual(len([l for l in out.splitlines() if l.startswith("FAIL")]), 4, out)
         self.assertChangedNothing()
 
+    def test_under_valgrind(self):
+        """Every probe's success and failure paths free what they hold."""
+        for cfg, expect in (({}, 0), ({"kong_bin": "/nonexistent/kong", "kong_unit": "kong-no-such.service"},
+                                     EXIT_MIGRATIONS)):
+            self.st.set_autoscaling(deny=["RecordLifecycleActionHeartbeat"] if expect else [])
+            cfg.setdefault("lifecycle_hook", LAUNCH_HOOK)
+            code, out, err = self.run_agent(args=("check",), config=self.config(**cfg), valgrind=True,
+                                            timeout=600)
+            self.assertIn("Memcheck", err, "valgrind did not run")
+            self.assertNotEqual(code, 99, "valgrind reported errors:\n" + err[-8000:])
+            self.assertExit(expect, code)
+            self.assertIn("ERROR SUMMARY: 0 errors", err, err[-4000:])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -198,6 +198,17 @@ class Signal(LifecycleTestCase):
             self.assertIn("is not STACK/LogicalId", err)
         self.assertEqual(self.signals(), [])
 
+    def test_failed_boot_under_valgrind(self):
+        """The failure path with a signal and a console line frees what it holds."""
+        self.st.set_kong(fail="bootstrap")
+        config = self.config(cloudformation_endpoint=self.st.cloudformation_url, cloudformation_signal=TARGET)
+        code, out, err = self.run_agent(config=config, valgrind=True, timeout=600)
+        self.assertIn("Memcheck", err, "valgrind did not run")
+        self.assertNotEqual(code, 99, "valgrind reported errors:\n" + err[-8000:])
+        self.assertExit(EXIT_MIGRATIONS, code)
+        self.assertIn("ERROR SUMMARY: 0 errors", err, err[-4000:])
+        self.assertEqual([c["params"]["Status"] for c in self.signals()], ["FAILURE"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
