@@ -84,23 +84,29 @@ int probe_ca_file(const Config *c, const DbParams *db, char **ret_detail, Error 
         return 0;
 }
 
-/* A private copy of kong.conf for `kong migrations list -c`: beside the
- * env file, where run puts its own staging copy, under another, unique
- * name, so that a check never touches what a running boot uses. */
+/* A private copy of kong.conf (no secret in it) for `kong migrations list
+ * -c`: beside the env file, where run puts its own staging copy, under
+ * another, unique name, so that a check never touches what a running boot
+ * uses. Before the unit's first start that directory may not exist yet
+ * (RuntimeDirectory=): then in $TMPDIR or /tmp. */
 static int write_check_conf(const Config *c, const Buf *kong_conf, char **ret_path, Error *err)
 {
         const char *env = config_get(c, CONF_KONG_ENV_FILE);
         const char *slash = strrchr(env, '/');
         _cleanup_free_ char *dir =
                 slash && slash != env ? xstrndup(env, (size_t)(slash - env)) : xstrdup("/");
+        if (access(dir, W_OK) < 0) {
+                const char *tmp = secure_getenv("TMPDIR");
+                free(dir);
+                dir = xstrdup(!isempty(tmp) ? tmp : "/tmp");
+        }
         _cleanup_free_ char *path = xasprintf("%s/kong-check-XXXXXX.conf", dir);
         int fd = mkostemps(path, strlen(".conf"), O_CLOEXEC);
 
         if (fd < 0)
                 return error_set(err, -errno,
-                                 "cannot create a temporary kong.conf for kong migrations list in '%s' (the "
-                                 "directory of kong_env_file, from %s): %s",
-                                 dir, config_source(c, CONF_KONG_ENV_FILE), strerror(errno));
+                                 "cannot create a temporary kong.conf for kong migrations list in '%s': %s",
+                                 dir, strerror(errno));
         size_t done = 0;
         while (done < kong_conf->len) {
                 ssize_t n = write(fd, kong_conf->data + done, kong_conf->len - done);

@@ -85,6 +85,25 @@ class Check(LifecycleTestCase):
         self.assertExit(0, code)
         self.assertEqual(got["schema"], ("ok", "database is up to date"), out)
 
+    def test_before_the_first_boot(self):
+        """kong_env_file's directory does not exist yet (the unit's
+        RuntimeDirectory= makes it): the schema is still checked, from a
+        temporary copy in $TMPDIR, removed afterwards."""
+        tmpdir = os.path.join(self.st.tmp, "check-tmp")
+        os.makedirs(tmpdir, exist_ok=True)
+        env_file = os.path.join(self.st.tmp, "run", "not-yet", "kong.env")
+        code, out, err = self.run_agent(args=("check",), env={"TMPDIR": tmpdir},
+                                        config=self.config(lifecycle_hook=LAUNCH_HOOK, kong_env_file=env_file))
+        got = self.verdicts(out)
+        # kong.service reads the stack's env file, not this one
+        self.assertExit(EXIT_SYSTEMD, code)
+        self.assertVerdicts(got, unit="FAIL")
+        argv = [r["argv"] for r in self.st.kong_log_entries() if r["argv"][:2] == ["migrations", "list"]]
+        self.assertEqual(len(argv), 1, argv)
+        self.assertEqual(os.path.dirname(argv[0][3]), tmpdir)
+        self.assertEqual(os.listdir(tmpdir), [])
+        self.assertFalse(os.path.exists(os.path.dirname(env_file)), "check created kong_env_file's directory")
+
     def test_kong_bin_missing(self):
         code, got, out = self.check(kong_bin="/nonexistent/kong")
         self.assertExit(EXIT_MIGRATIONS, code)
