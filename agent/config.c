@@ -69,7 +69,7 @@ static const struct {
                               (const char *const[]){ "auto", "bootstrap-only", "off", NULL },
                               .trust = TRUST_USERDATA },
         [CONF_MIGRATIONS_FINISH] = { "migrations_finish", "manual", T_ENUM,
-                                     (const char *const[]){ "manual", "auto", NULL },
+                                     (const char *const[]){ "manual", "auto", "after-rollout", NULL },
                                      .trust = TRUST_USERDATA },
         [CONF_MIGRATIONS_WAIT_TIMEOUT] = { "migrations_wait_timeout", "3600", T_SECONDS, .trust = TRUST_TAG,
                                            1, 86400 },
@@ -103,6 +103,10 @@ static const struct {
         [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING, .trust = TRUST_TAG },
         [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS, .trust = TRUST_TAG, 1, 86400 },
         [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS, .trust = TRUST_TAG, 0, 3600 },
+        /* The fleet registry's heartbeat and finish check (after-rollout);
+         * a row 3 intervals old is stale. */
+        [CONF_FLEET_HEARTBEAT_INTERVAL] = { "fleet_heartbeat_interval", "30", T_SECONDS, .trust = TRUST_TAG,
+                                            1, 3600 },
 };
 
 const char *config_key_name(ConfigKey k)
