@@ -114,8 +114,9 @@ static char *explain(const char *code)
 {
         if (code && (streq(code, "AccessDenied") || streq(code, "AccessDeniedException") ||
                      streq(code, "UnauthorizedOperation")))
-                return xstrdup("the instance role lacks autoscaling:DescribeAutoScalingGroups (Resource \"*\": "
-                               "the action has no resource-level permissions)");
+                return xstrdup(
+                        "the instance role lacks autoscaling:DescribeAutoScalingGroups (Resource \"*\": "
+                        "the action has no resource-level permissions)");
         return aws_explain_common_error(code);
 }
 
@@ -155,25 +156,28 @@ int autoscaling_describe_group(const AwsEndpoint *ep, const char *group, GroupIn
                                                                resp.body.len, ret, ret_n);
                                 http_response_done(&resp);
                                 if (r == -ENOENT)
-                                        return error_set(err, r,
-                                                         "DescribeAutoScalingGroups: AWS has no Auto Scaling "
-                                                         "group '%s' in this account and region",
-                                                         group);
+                                        return error_set(
+                                                err, r,
+                                                "DescribeAutoScalingGroups: AWS has no Auto Scaling "
+                                                "group '%s' in this account and region",
+                                                group);
                                 if (r < 0)
-                                        return error_set(err, r,
-                                                         "DescribeAutoScalingGroups for group '%s': the answer "
-                                                         "is not a group description",
-                                                         group);
+                                        return error_set(
+                                                err, r,
+                                                "DescribeAutoScalingGroups for group '%s': the answer "
+                                                "is not a group description",
+                                                group);
                                 return 0;
                         }
                         _cleanup_free_ char *code = NULL, *message = NULL;
                         aws_parse_error(resp.body.data, resp.body.len, &code, &message);
                         http_response_done(&resp);
                         _cleanup_free_ char *explained = explain(code);
-                        r = error_set(err, -EPROTO,
-                                      "DescribeAutoScalingGroups for group '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
-                                      group, explained ?: "", explained ? " " : "", status, code ? ", " : "",
-                                      code ?: "", message ? ": " : "", message ?: "");
+                        r = error_set(
+                                err, -EPROTO,
+                                "DescribeAutoScalingGroups for group '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
+                                group, explained ?: "", explained ? " " : "", status, code ? ", " : "",
+                                code ?: "", message ? ": " : "", message ?: "");
                         if (!aws_error_is_retryable(status, code))
                                 return r;
                 }

@@ -18,6 +18,7 @@ typedef struct FleetReport {
         char *group_error; /* DescribeAutoScalingGroups failed: why */
         GroupInstance *group;
         size_t n_group;
+        char *pending;    /* Kong's schema_meta: pending migrations, NULL: none */
         int schema_state; /* -1: no fresh node has checked */
         const char *schema_seen_by;
         double schema_age;
@@ -35,6 +36,7 @@ static void report_done(FleetReport *r)
         group_instances_free(r->group, r->n_group);
         free(r->group_error);
         free(r->target);
+        free(r->pending);
         fleet_blockers_free(r->blockers, r->n_blockers);
         registry_finish_done(&r->finish);
 }
@@ -54,10 +56,12 @@ static void schema_from_rows(FleetReport *r)
                 const RegistryNode *n = &r->nodes[i];
                 if (n->schema_state < 0 || n->heartbeat_age > r->stale_after || n->schema_checked_age < 0)
                         continue;
-                bool better = r->schema_state < 0 ||
-                              (n->schema_state == KONG_SCHEMA_PENDING && r->schema_state != KONG_SCHEMA_PENDING) ||
-                              ((n->schema_state == KONG_SCHEMA_PENDING) == (r->schema_state == KONG_SCHEMA_PENDING) &&
-                               n->schema_checked_age < r->schema_age);
+                bool better =
+                        r->schema_state < 0 ||
+                        (n->schema_state == KONG_SCHEMA_PENDING && r->schema_state != KONG_SCHEMA_PENDING) ||
+                        ((n->schema_state == KONG_SCHEMA_PENDING) ==
+                                 (r->schema_state == KONG_SCHEMA_PENDING) &&
+                         n->schema_checked_age < r->schema_age);
                 if (better) {
                         r->schema_state = n->schema_state;
                         r->schema_seen_by = n->instance_id;
@@ -76,9 +80,10 @@ static int gather(Boot *b, FleetReport *r, Error *err)
                 return k;
         r->have_finish = registry_last_finish(b->lock_conn, &r->finish, err) >= 0;
         if (!isempty(b->group)) {
-                _cleanup_free_ char *url = config_is_set(b->config, CONF_AUTOSCALING_ENDPOINT)
-                                                   ? xstrdup(config_get(b->config, CONF_AUTOSCALING_ENDPOINT))
-                                                   : xasprintf("https://autoscaling.%s.amazonaws.com", b->region);
+                _cleanup_free_ char *url =
+                        config_is_set(b->config, CONF_AUTOSCALING_ENDPOINT)
+                                ? xstrdup(config_get(b->config, CONF_AUTOSCALING_ENDPOINT))
+                                : xasprintf("https://autoscaling.%s.amazonaws.com", b->region);
                 AwsEndpoint ep = { url, b->region, &b->credentials, FLEET_AWS_TIMEOUT };
                 Error e = { "" };
                 if (autoscaling_describe_group(&ep, b->group, &r->group, &r->n_group, &e) < 0)
@@ -86,10 +91,14 @@ static int gather(Boot *b, FleetReport *r, Error *err)
                 else
                         r->group_known = true;
         }
+        k = registry_kong_pending(b->lock_conn, b->db.schema, &r->pending, err);
+        if (k < 0)
+                return k;
         schema_from_rows(r);
         r->target = fleet_target_version(r->nodes, r->n_nodes, NULL, r->stale_after);
-        if (r->schema_state == KONG_SCHEMA_PENDING && r->target) {
-                FleetView v = { r->target, r->nodes, r->n_nodes, r->group_known, r->group, r->n_group, r->stale_after };
+        if (r->pending && r->target) {
+                FleetView v = { r->target, r->nodes,   r->n_nodes,    r->group_known,
+                                r->group,  r->n_group, r->stale_after };
                 fleet_blockers(&v, &r->blockers, &r->n_blockers);
         }
         return 0;
@@ -97,9 +106,7 @@ static int gather(Boot *b, FleetReport *r, Error *err)
 
 static const char *finish_word(const FleetReport *r)
 {
-        if (r->schema_state < 0)
-                return "unknown";
-        if (r->schema_state != KONG_SCHEMA_PENDING)
+        if (!r->pending)
                 return "nothing to finish";
         if (r->group_error)
                 return "unknown";
@@ -113,14 +120,14 @@ static void print_text(const Boot *b, const FleetReport *r)
                        b->db.dbname);
                 return;
         }
-        if (r->schema_state < 0)
-                printf("schema: not checked by any live node\n");
-        else
-                printf("schema: %s (seen by %s %.0f s ago)\n", kong_schema_state_describe(r->schema_state),
-                       r->schema_seen_by, r->schema_age);
+        printf("pending migrations: %s\n", r->pending ?: "none");
+        if (r->schema_state >= 0)
+                printf("schema: %s (kong migrations list on %s %.0f s ago)\n",
+                       kong_schema_state_describe(r->schema_state), r->schema_seen_by, r->schema_age);
         if (r->have_finish)
-                printf("last finish: Kong %s on %s at %s: %s\n", r->finish.kong_version, r->finish.instance_id,
-                       r->finish.finished_at, isempty(r->finish.migrations) ? "-" : r->finish.migrations);
+                printf("last finish: Kong %s on %s at %s: %s\n", r->finish.kong_version,
+                       r->finish.instance_id, r->finish.finished_at,
+                       isempty(r->finish.migrations) ? "-" : r->finish.migrations);
         printf("%-21s %-12s %-10s %-9s %s\n", "NODE", "ZONE", "KONG", "STATE", "HEARTBEAT");
         for (size_t i = 0; i < r->n_nodes; i++) {
                 const RegistryNode *n = &r->nodes[i];
@@ -153,6 +160,10 @@ static void print_json(const Boot *b, const FleetReport *r)
         cJSON_AddBoolToObject(o, "registry", r->exists);
         cJSON_AddStringToObject(o, "database", b->db.dbname);
         cJSON *schema = cJSON_AddObjectToObject(o, "schema");
+        if (r->pending)
+                cJSON_AddStringToObject(schema, "pending", r->pending);
+        else
+                cJSON_AddNullToObject(schema, "pending");
         if (r->schema_state >= 0) {
                 cJSON_AddNumberToObject(schema, "list_exit_status", r->schema_state);
                 cJSON_AddStringToObject(schema, "description", kong_schema_state_describe(r->schema_state));

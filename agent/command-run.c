@@ -5,9 +5,9 @@
 
 #include "autoscaling.h"
 #include "boot.h"
-#include "fleet.h"
 #include "daemon.h"
 #include "fileio.h"
+#include "fleet.h"
 #include "notify.h"
 #include "retry.h"
 

@@ -405,9 +405,9 @@ int daemon_run(Boot *b)
                                             jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL)),
                                             USEC_PER_SEC, on_rotation_check, &d)) < 0)
                 goto fail;
-        if (fleet_enabled(b) && (r = sd_event_add_time_relative(d.event, &d.fleet, CLOCK_MONOTONIC,
-                                                               jittered(fleet_interval(b)), USEC_PER_SEC / 10,
-                                                               on_fleet_tick, &d)) < 0)
+        if (fleet_enabled(b) &&
+            (r = sd_event_add_time_relative(d.event, &d.fleet, CLOCK_MONOTONIC, jittered(fleet_interval(b)),
+                                            USEC_PER_SEC / 10, on_fleet_tick, &d)) < 0)
                 goto fail;
         /* Feeds WATCHDOG=1 at half of WatchdogSec= while idle … */
         r = sd_event_set_watchdog(d.event, true);

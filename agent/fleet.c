@@ -23,6 +23,10 @@ struct FleetNode {
         usec_t last_logged;
         bool waiting; /* STATUS= says finish is waiting */
         bool warned;  /* a failing tick was reported; said again only once it works */
+        /* `list` runs only when Kong's pending migrations changed: what it
+         * said about them last time. */
+        char *listed_pending;
+        int listed_state;
 };
 
 void fleet_node_free(FleetNode *f)
@@ -32,6 +36,7 @@ void fleet_node_free(FleetNode *f)
         PQfinish(f->conn);
         free(f->kong_version);
         free(f->last_blockers);
+        free(f->listed_pending);
         free(f);
 }
 
@@ -78,10 +83,11 @@ static const RegistryNode *registered(const FleetView *v, const char *id)
         return NULL;
 }
 
-static void push(FleetBlocker **l, size_t *n, const char *id, const char *version, char *reason)
+static void push(FleetBlocker **l, size_t *n, const char *id, const char *version, const char *kind,
+                 char *reason)
 {
         *l = xrealloc(*l, (*n + 1) * sizeof(FleetBlocker));
-        (*l)[(*n)++] = (FleetBlocker){ xstrdup(id), version ? xstrdup(version) : NULL, reason };
+        (*l)[(*n)++] = (FleetBlocker){ xstrdup(id), version ? xstrdup(version) : NULL, kind, reason };
 }
 
 static int blocker_cmp(const void *a, const void *b)
@@ -100,21 +106,23 @@ void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n)
                         continue;
                 const GroupInstance *g = listed(v, r->instance_id);
                 if (is_fresh(r, v->stale_after))
-                        push(&l, &n, r->instance_id, r->kong_version,
-                             xasprintf("Kong %s is older than %s (%s, heartbeat %.0f s ago)", r->kong_version,
-                                       v->target_version, node_state_name(r->state), r->heartbeat_age));
+                        push(&l, &n, r->instance_id, r->kong_version, "older",
+                             xasprintf("Kong %s is older than %s (%s, heartbeat %.0f s ago)",
+                                       r->kong_version, v->target_version, node_state_name(r->state),
+                                       r->heartbeat_age));
                 else if (g)
-                        push(&l, &n, r->instance_id, r->kong_version,
-                             xasprintf("Kong %s is older than %s; its heartbeat is stale (%.0f s ago) but the "
-                                       "group still lists it %s",
-                                       r->kong_version, v->target_version, r->heartbeat_age,
-                                       g->lifecycle_state));
+                        push(&l, &n, r->instance_id, r->kong_version, "stale-listed",
+                             xasprintf(
+                                     "Kong %s is older than %s; its heartbeat is stale (%.0f s ago) but the "
+                                     "group still lists it %s",
+                                     r->kong_version, v->target_version, r->heartbeat_age,
+                                     g->lifecycle_state));
         }
         for (size_t i = 0; v->group_known && i < v->n_group; i++) {
                 const GroupInstance *g = &v->group[i];
                 if (!group_state_counts(g->lifecycle_state) || registered(v, g->instance_id))
                         continue;
-                push(&l, &n, g->instance_id, NULL,
+                push(&l, &n, g->instance_id, NULL, "unregistered",
                      xasprintf("the group lists it %s but it never registered (no kong-bootstrap with "
                                "migrations_finish = after-rollout on it?)",
                                g->lifecycle_state));
@@ -143,12 +151,21 @@ char *fleet_blockers_status(const FleetBlocker *l, size_t n)
                 size_t count = 0;
                 for (size_t i = 0; i < n; i++)
                         count += l[i].kong_version && streq(l[i].kong_version, *v);
-                buf_printf(&b, "%s %zu node%s of Kong %s", parts++ ? "," : "", count, count == 1 ? "" : "s", *v);
+                buf_printf(&b, "%s %zu node%s of Kong %s", parts++ ? "," : "", count, count == 1 ? "" : "s",
+                           *v);
         }
         if (unregistered)
                 buf_printf(&b, "%s %zu unregistered instance%s", parts ? "," : "", unregistered,
                            unregistered == 1 ? "" : "s");
         return xstrndup(b.data, b.len);
+}
+
+char *fleet_blockers_key(const FleetBlocker *l, size_t n)
+{
+        _cleanup_buf_ Buf b = { 0 };
+        for (size_t i = 0; i < n; i++)
+                buf_printf(&b, "%s/%s/%s\n", l[i].instance_id, l[i].kong_version ?: "-", l[i].kind);
+        return xstrndup(b.data ?: "", b.len);
 }
 
 char *fleet_blockers_describe(const FleetBlocker *l, size_t n)
@@ -223,7 +240,8 @@ int fleet_boot_register(Boot *b, Error *err)
         notify_status("fleet registry: registering");
         b->fleet = xcalloc(1, sizeof(FleetNode));
         b->fleet->state = NODE_BOOTING;
-        r = kongcli_version(config_get(c, CONF_KONG_BIN), FLEET_VERSION_TIMEOUT, &b->fleet->kong_version, err);
+        r = kongcli_version(config_get(c, CONF_KONG_BIN), FLEET_VERSION_TIMEOUT, &b->fleet->kong_version,
+                            err);
         if (r < 0)
                 return r;
         r = fleet_connect(b, err);
@@ -232,7 +250,8 @@ int fleet_boot_register(Boot *b, Error *err)
         r = registry_setup(b->fleet->conn, &b->db, config_get_seconds(c, CONF_MIGRATIONS_WAIT_TIMEOUT), err);
         if (r < 0) {
                 if (r == -EACCES)
-                        error_prefix(err, "migrations_finish from %s", config_source(c, CONF_MIGRATIONS_FINISH));
+                        error_prefix(err, "migrations_finish from %s",
+                                     config_source(c, CONF_MIGRATIONS_FINISH));
                 return on_failure(b, r);
         }
         if (r == REGISTRY_CREATED)
@@ -246,23 +265,26 @@ int fleet_boot_register(Boot *b, Error *err)
         if (newest && kong_version_compare(b->fleet->kong_version, newest) < 0) {
                 RegistryFinish last = { 0 };
                 bool have_last = registry_last_finish(b->fleet->conn, &last, err) >= 0;
-                log_msg_id(LOG_ERR, STAGE_FLEET, MESSAGE_ID_KONG_OLDER_THAN_SCHEMA,
-                           "this node's Kong %s is older than the schema: Kong %s ran 'kong migrations finish' "
-                           "(%s%s%s); an older Kong's 'list' and 'start' do not notice and it fails at run "
-                           "time, so Kong is not started on it",
-                           b->fleet->kong_version, newest, have_last ? "last on " : "",
-                           have_last ? last.instance_id : "", have_last ? last.finished_at : "");
+                log_msg_id(
+                        LOG_ERR, STAGE_FLEET, MESSAGE_ID_KONG_OLDER_THAN_SCHEMA,
+                        "this node's Kong %s is older than the schema: Kong %s ran 'kong migrations finish' "
+                        "(%s%s%s); an older Kong's 'list' and 'start' do not notice and it fails at run "
+                        "time, so Kong is not started on it",
+                        b->fleet->kong_version, newest, have_last ? "last on " : "",
+                        have_last ? last.instance_id : "", have_last ? last.finished_at : "");
                 registry_finish_done(&last);
-                return error_set(err, -EPROTO,
-                                 "Kong %s (%s) is older than the schema, which Kong %s has finished: boot this "
-                                 "instance from an image with Kong %s or newer",
-                                 b->fleet->kong_version, config_get(c, CONF_KONG_BIN), newest, newest);
+                return error_set(
+                        err, -EPROTO,
+                        "Kong %s (%s) is older than the schema, which Kong %s has finished: boot this "
+                        "instance from an image with Kong %s or newer",
+                        b->fleet->kong_version, config_get(c, CONF_KONG_BIN), newest, newest);
         }
         RegistryNode row = self_row(b, -1);
         r = registry_upsert(b->fleet->conn, &row, err);
         if (r < 0)
                 return on_failure(b, r);
-        log_stage_done(STAGE_FLEET, started, "registered in the fleet registry: instance %s, Kong %s, booting",
+        log_stage_done(STAGE_FLEET, started,
+                       "registered in the fleet registry: instance %s, Kong %s, booting",
                        b->instance.instance_id, b->fleet->kong_version);
         return 0;
 }
@@ -297,8 +319,8 @@ static int schema_list(Boot *b, char **ret_output, Error *err)
         if (r < 0)
                 return r;
         if (status == KONG_SCHEMA_ERROR) {
-                _cleanup_free_ char *shown = sanitize_for_log(ret_output && *ret_output ? strip(*ret_output) : "",
-                                                              400);
+                _cleanup_free_ char *shown =
+                        sanitize_for_log(ret_output && *ret_output ? strip(*ret_output) : "", 400);
                 return error_set(err, -EIO, "'kong migrations list' failed: %s", shown);
         }
         return status;
@@ -348,19 +370,19 @@ static void report_blockers(Boot *b, const FleetBlocker *l, size_t n)
 {
         FleetNode *f = b->fleet;
         _cleanup_free_ char *status = fleet_blockers_status(l, n);
-        _cleanup_free_ char *text = fleet_blockers_describe(l, n);
+        _cleanup_free_ char *text = fleet_blockers_describe(l, n), *key = fleet_blockers_key(l, n);
         usec_t now = now_usec();
 
         notify_status("Kong ready; %s", status);
         f->waiting = true;
-        if (f->last_blockers && streq(f->last_blockers, text))
+        if (f->last_blockers && streq(f->last_blockers, key))
                 return;
         if (f->last_logged && now - f->last_logged < fleet_interval(b))
                 return;
         log_msg_id(LOG_NOTICE, STAGE_FLEET, MESSAGE_ID_FINISH_WAITING,
                    "the schema has pending migrations; 'kong migrations finish' waits for %zu node%s: %s", n,
                    n == 1 ? "" : "s", text);
-        free_and_strdup(&f->last_blockers, text);
+        free_and_strdup(&f->last_blockers, key);
         f->last_logged = now;
 }
 
@@ -386,7 +408,8 @@ static int finish_locked(Boot *b, usec_t started, Error *err)
         if (state < 0)
                 return state;
         if (state != KONG_SCHEMA_PENDING) {
-                log_info(STAGE_FLEET, "the schema has no pending migrations any more (another node finished)");
+                log_info(STAGE_FLEET,
+                         "the schema has no pending migrations any more (another node finished)");
                 return 0;
         }
         int r = current_blockers(b, &l, &n, &target, err);
@@ -398,8 +421,8 @@ static int finish_locked(Boot *b, usec_t started, Error *err)
                 return 0;
         }
         if (kong_version_compare(b->fleet->kong_version, target) < 0) {
-                log_info(STAGE_FLEET, "a node with Kong %s is there: it finishes, not this one (Kong %s)", target,
-                         b->fleet->kong_version);
+                log_info(STAGE_FLEET, "a node with Kong %s is there: it finishes, not this one (Kong %s)",
+                         target, b->fleet->kong_version);
                 return 0;
         }
         _cleanup_free_ char *pending = kong_list_pending(output);
@@ -407,8 +430,8 @@ static int finish_locked(Boot *b, usec_t started, Error *err)
                    target, pending ?: "pending migrations");
         notify_status("Kong ready; kong migrations finish");
         usec_t timeout = config_get_seconds(c, CONF_MIGRATIONS_TIMEOUT), now = now_usec();
-        _cleanup_free_ char *deadline_text = xasprintf("migrations_timeout, from %s",
-                                                       config_source(c, CONF_MIGRATIONS_TIMEOUT));
+        _cleanup_free_ char *deadline_text =
+                xasprintf("migrations_timeout, from %s", config_source(c, CONF_MIGRATIONS_TIMEOUT));
         KongWatch watch = {
                 .lock_conn = b->fleet->conn,
                 .started = now,
@@ -430,8 +453,9 @@ static int finish_locked(Boot *b, usec_t started, Error *err)
         if (state < 0)
                 return state;
         if (state == KONG_SCHEMA_PENDING)
-                return error_set(err, -EIO,
-                                 "'kong migrations finish' exited 0 but 'list' still shows pending migrations");
+                return error_set(
+                        err, -EIO,
+                        "'kong migrations finish' exited 0 but 'list' still shows pending migrations");
         RegistryFinish rec = { b->instance.instance_id, b->fleet->kong_version, pending ?: "", NULL };
         r = registry_record_finish(b->fleet->conn, &rec, err);
         if (r < 0)
@@ -465,18 +489,47 @@ static int try_finish(Boot *b, Error *err)
         return r;
 }
 
+/* The schema's state for this node: no pending migrations in Kong's
+ * schema_meta means nothing to finish (no `list`); pending ones are
+ * judged by this node's `kong migrations list`, run again only when they
+ * changed. */
+static int schema_state(Boot *b, Error *err)
+{
+        FleetNode *f = b->fleet;
+        _cleanup_free_ char *pending = NULL, *output = NULL;
+        int r = registry_kong_pending(f->conn, b->db.schema, &pending, err);
+        if (r < 0)
+                return r;
+        if (!pending) {
+                free(f->listed_pending);
+                f->listed_pending = NULL;
+                return KONG_SCHEMA_UP_TO_DATE;
+        }
+        if (f->listed_pending && streq(f->listed_pending, pending))
+                return f->listed_state;
+        int state = schema_list(b, &output, err);
+        if (b->migrations_conf)
+                (void)unlink(b->migrations_conf);
+        if (state < 0)
+                return state;
+        free_and_strdup(&f->listed_pending, pending);
+        f->listed_state = state;
+        log_info(STAGE_FLEET,
+                 "Kong's schema has pending migrations (%s); this node's 'kong migrations list': %s",
+                 pending, kong_schema_state_describe(state));
+        return state;
+}
+
 static int tick(Boot *b, Error *err)
 {
-        _cleanup_free_ char *output = NULL, *target = NULL;
+        _cleanup_free_ char *target = NULL;
         FleetBlocker *l = NULL;
         size_t n = 0;
 
         int r = fleet_connect(b, err);
         if (r < 0)
                 return r;
-        int state = schema_list(b, &output, err);
-        if (b->migrations_conf)
-                (void)unlink(b->migrations_conf);
+        int state = schema_state(b, err);
         if (state < 0) {
                 RegistryNode row = self_row(b, -1);
                 Error ignored;
@@ -533,7 +586,8 @@ void fleet_draining(Boot *b)
         b->fleet->state = NODE_DRAINING;
         RegistryNode row = self_row(b, -1);
         if (fleet_connect(b, &err) < 0 || registry_upsert(b->fleet->conn, &row, &err) < 0)
-                log_warning(STAGE_FLEET, "cannot mark this node draining in the fleet registry: %s", err.msg);
+                log_warning(STAGE_FLEET, "cannot mark this node draining in the fleet registry: %s",
+                            err.msg);
 }
 
 void fleet_leave(Boot *b)
@@ -541,10 +595,13 @@ void fleet_leave(Boot *b)
         Error err;
         if (!b->fleet)
                 return;
-        if (fleet_connect(b, &err) < 0 || registry_delete(b->fleet->conn, b->instance.instance_id, &err) < 0) {
-                log_warning(STAGE_FLEET,
-                            "cannot remove this node from the fleet registry (%s); its row goes stale in %llu s",
-                            err.msg, (unsigned long long)(REGISTRY_STALE_INTERVALS * fleet_interval(b) / USEC_PER_SEC));
+        if (fleet_connect(b, &err) < 0 ||
+            registry_delete(b->fleet->conn, b->instance.instance_id, &err) < 0) {
+                log_warning(
+                        STAGE_FLEET,
+                        "cannot remove this node from the fleet registry (%s); its row goes stale in %llu s",
+                        err.msg,
+                        (unsigned long long)(REGISTRY_STALE_INTERVALS * fleet_interval(b) / USEC_PER_SEC));
                 return;
         }
         log_info(STAGE_FLEET, "removed this node (%s) from the fleet registry", b->instance.instance_id);

@@ -42,7 +42,8 @@
 typedef struct FleetBlocker {
         char *instance_id;
         char *kong_version; /* NULL: never registered */
-        char *reason;
+        const char *kind;   /* "older", "stale-listed", "unregistered": what changes are judged by */
+        char *reason;       /* a sentence, with ages */
 } FleetBlocker;
 
 void fleet_blockers_free(FleetBlocker *l, size_t n);
@@ -69,6 +70,8 @@ void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n);
  * sentence naming each blocker. */
 char *fleet_blockers_status(const FleetBlocker *l, size_t n);
 char *fleet_blockers_describe(const FleetBlocker *l, size_t n);
+/* Who blocks and why, without ages: changes only when the blockers do. */
+char *fleet_blockers_key(const FleetBlocker *l, size_t n);
 
 /* This node in the registry, from the boot to the end of the daemon. */
 typedef struct FleetNode FleetNode;

@@ -118,8 +118,9 @@ int kongcli_run(const char *kong_bin, const char *const *args, const DbParams *d
         *ret_status = WEXITSTATUS(status);
         if (ret_output) {
                 const char *text = out.data ? out.data : "";
-                *ret_output = db && !isempty(db->password) ? str_replace_all(text, db->password, "<redacted>")
-                                                           : xstrdup(text);
+                *ret_output = db && !isempty(db->password)
+                                      ? str_replace_all(text, db->password, "<redacted>")
+                                      : xstrdup(text);
         }
         return 0;
 }

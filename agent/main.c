@@ -72,10 +72,14 @@ int main(int argc, char *argv[])
 {
         enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT, OPT_DIFF, OPT_JSON };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },    { "set", required_argument, NULL, OPT_SET },
-                { "oneshot", no_argument, NULL, OPT_ONESHOT }, { "diff", no_argument, NULL, OPT_DIFF },
-                { "verbose", no_argument, NULL, 'v' },         { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION }, { "json", no_argument, NULL, OPT_JSON },
+                { "config", required_argument, NULL, 'c' },
+                { "set", required_argument, NULL, OPT_SET },
+                { "oneshot", no_argument, NULL, OPT_ONESHOT },
+                { "diff", no_argument, NULL, OPT_DIFF },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                { "json", no_argument, NULL, OPT_JSON },
                 {},
         };
         const char *config_path = DEFAULT_CONFIG_PATH;
@@ -113,7 +117,8 @@ int main(int argc, char *argv[])
                 }
         }
         if (optind != argc - 1) {
-                fprintf(stderr, "kong-bootstrap: expected one command (run, render, check or fleet); try --help\n");
+                fprintf(stderr,
+                        "kong-bootstrap: expected one command (run, render, check or fleet); try --help\n");
                 return EXIT_USAGE;
         }
         const char *command = argv[optind];

@@ -6,7 +6,7 @@
 
 #include "kongcli.h"
 
-#define REGISTRY_QUERY_TIMEOUT (10 * USEC_PER_SEC)
+#define REGISTRY_QUERY_TIMEOUT          (10 * USEC_PER_SEC)
 #define SQLSTATE_INSUFFICIENT_PRIVILEGE "42501"
 #define SQLSTATE_UNDEFINED_TABLE        "42P01"
 #define SQLSTATE_INVALID_SCHEMA_NAME    "3F000"
@@ -96,8 +96,8 @@ static int current_version(PGconn *conn, long *ret, Error *err)
 {
         _cleanup_free_ char *sqlstate = NULL;
         PGresult *res = NULL;
-        int r = query(conn, "SELECT value FROM " REGISTRY_SCHEMA ".meta WHERE key = 'schema_version'", 0, NULL,
-                      &res, &sqlstate, err);
+        int r = query(conn, "SELECT value FROM " REGISTRY_SCHEMA ".meta WHERE key = 'schema_version'", 0,
+                      NULL, &res, &sqlstate, err);
         if (r == -EIO && sqlstate &&
             (streq(sqlstate, SQLSTATE_UNDEFINED_TABLE) || streq(sqlstate, SQLSTATE_INVALID_SCHEMA_NAME))) {
                 *ret = 0;
@@ -153,10 +153,11 @@ int registry_setup(PGconn *conn, const DbParams *p, usec_t lock_timeout, Error *
         if (r < 0)
                 return r;
         if (version > REGISTRY_VERSION)
-                return error_set(err, -EPROTO,
-                                 "the fleet registry's schema " REGISTRY_SCHEMA
-                                 " is at version %ld, newer than this agent knows (%d): upgrade kong-bootstrap",
-                                 version, REGISTRY_VERSION);
+                return error_set(
+                        err, -EPROTO,
+                        "the fleet registry's schema " REGISTRY_SCHEMA
+                        " is at version %ld, newer than this agent knows (%d): upgrade kong-bootstrap",
+                        version, REGISTRY_VERSION);
         if (version == REGISTRY_VERSION)
                 return REGISTRY_CURRENT;
 
@@ -188,27 +189,34 @@ int registry_upsert(PGconn *conn, const RegistryNode *n, Error *err)
         if (n->schema_state >= 0)
                 (void)snprintf(schema_state, sizeof(schema_state), "%d", n->schema_state);
         const char *params[] = {
-                n->instance_id, n->group ?: "", n->zone ?: "", n->kong_version, n->agent_version,
-                node_state_name(n->state), n->schema_state >= 0 ? schema_state : NULL,
+                n->instance_id,
+                n->group ?: "",
+                n->zone ?: "",
+                n->kong_version,
+                n->agent_version,
+                node_state_name(n->state),
+                n->schema_state >= 0 ? schema_state : NULL,
         };
-        return query(conn,
-                     "INSERT INTO " REGISTRY_SCHEMA ".nodes AS n (instance_id, autoscaling_group, "
-                     "availability_zone, kong_version, agent_version, state, schema_state, schema_checked) "
-                     "VALUES ($1, $2, $3, $4, $5, $6, $7::integer, CASE WHEN $7::integer IS NULL THEN NULL ELSE now() END) "
-                     "ON CONFLICT (instance_id) DO UPDATE SET autoscaling_group = EXCLUDED.autoscaling_group, "
-                     "availability_zone = EXCLUDED.availability_zone, kong_version = EXCLUDED.kong_version, "
-                     "agent_version = EXCLUDED.agent_version, state = EXCLUDED.state, "
-                     "schema_state = COALESCE(EXCLUDED.schema_state, n.schema_state), "
-                     "schema_checked = COALESCE(EXCLUDED.schema_checked, n.schema_checked), "
-                     "last_heartbeat = now()",
-                     (int)ELEMENTSOF(params), params, NULL, NULL, err);
+        return query(
+                conn,
+                "INSERT INTO " REGISTRY_SCHEMA ".nodes AS n (instance_id, autoscaling_group, "
+                "availability_zone, kong_version, agent_version, state, schema_state, schema_checked) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7::integer, CASE WHEN $7::integer IS NULL THEN NULL ELSE "
+                "now() END) "
+                "ON CONFLICT (instance_id) DO UPDATE SET autoscaling_group = EXCLUDED.autoscaling_group, "
+                "availability_zone = EXCLUDED.availability_zone, kong_version = EXCLUDED.kong_version, "
+                "agent_version = EXCLUDED.agent_version, state = EXCLUDED.state, "
+                "schema_state = COALESCE(EXCLUDED.schema_state, n.schema_state), "
+                "schema_checked = COALESCE(EXCLUDED.schema_checked, n.schema_checked), "
+                "last_heartbeat = now()",
+                (int)ELEMENTSOF(params), params, NULL, NULL, err);
 }
 
 int registry_delete(PGconn *conn, const char *instance_id, Error *err)
 {
         const char *params[] = { instance_id };
-        return query(conn, "DELETE FROM " REGISTRY_SCHEMA ".nodes WHERE instance_id = $1", 1, params, NULL, NULL,
-                     err);
+        return query(conn, "DELETE FROM " REGISTRY_SCHEMA ".nodes WHERE instance_id = $1", 1, params, NULL,
+                     NULL, err);
 }
 
 static double age_of(PGresult *res, int row, int col)
@@ -223,14 +231,15 @@ static double age_of(PGresult *res, int row, int col)
 int registry_list(PGconn *conn, RegistryNode **ret, size_t *ret_n, Error *err)
 {
         PGresult *res = NULL;
-        int r = query(conn,
-                      "SELECT instance_id, autoscaling_group, availability_zone, kong_version, agent_version, "
-                      "state, COALESCE(schema_state, -1), "
-                      "EXTRACT(EPOCH FROM now() - first_seen)::float8, "
-                      "EXTRACT(EPOCH FROM now() - last_heartbeat)::float8, "
-                      "EXTRACT(EPOCH FROM now() - schema_checked)::float8 "
-                      "FROM " REGISTRY_SCHEMA ".nodes ORDER BY instance_id",
-                      0, NULL, &res, NULL, err);
+        int r = query(
+                conn,
+                "SELECT instance_id, autoscaling_group, availability_zone, kong_version, agent_version, "
+                "state, COALESCE(schema_state, -1), "
+                "EXTRACT(EPOCH FROM now() - first_seen)::float8, "
+                "EXTRACT(EPOCH FROM now() - last_heartbeat)::float8, "
+                "EXTRACT(EPOCH FROM now() - schema_checked)::float8 "
+                "FROM " REGISTRY_SCHEMA ".nodes ORDER BY instance_id",
+                0, NULL, &res, NULL, err);
         if (r < 0)
                 return r;
         size_t n = (size_t)PQntuples(res);
@@ -305,5 +314,33 @@ int registry_newest_finish_version(PGconn *conn, char **ret, Error *err)
                         best = PQgetvalue(res, i, 0);
         *ret = best ? xstrdup(best) : NULL;
         PQclear(res);
+        return 0;
+}
+
+int registry_kong_pending(PGconn *conn, const char *schema, char **ret, Error *err)
+{
+        _cleanup_free_ char *escaped = NULL, *sql = NULL, *sqlstate = NULL;
+        char *e = PQescapeIdentifier(conn, schema ?: "public", strlen(schema ?: "public"));
+        if (!e)
+                return error_set(err, -ENOMEM, "cannot quote pg_schema");
+        escaped = xstrdup(e);
+        PQfreemem(e);
+        sql = xasprintf("SELECT subsystem, array_to_string(pending, ', ') FROM %s.schema_meta "
+                        "WHERE key = 'schema_meta' AND cardinality(pending) > 0 ORDER BY subsystem",
+                        escaped);
+        PGresult *res = NULL;
+        int r = query(conn, sql, 0, NULL, &res, &sqlstate, err);
+        if (r == -EIO && sqlstate &&
+            (streq(sqlstate, SQLSTATE_UNDEFINED_TABLE) || streq(sqlstate, SQLSTATE_INVALID_SCHEMA_NAME))) {
+                *ret = NULL;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        _cleanup_buf_ Buf b = { 0 };
+        for (int i = 0; i < PQntuples(res); i++)
+                buf_printf(&b, "%s%s: %s", i ? "; " : "", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+        PQclear(res);
+        *ret = b.len ? xstrndup(b.data, b.len) : NULL;
         return 0;
 }
