@@ -139,7 +139,7 @@ char *kong_version_parse(const char *output)
                 if (!isdigit((unsigned char)line[0]))
                         continue;
                 size_t n = strspn(line, "0123456789.-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+");
-                if (n == 0 || n > 64)
+                if (n == 0 || n > 64 || line[n] != '\0') /* the version alone on its line */
                         continue;
                 return xstrndup(line, n);
         }
