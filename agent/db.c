@@ -420,3 +420,21 @@ int db_query(PGconn *conn, const char *sql, int nparams, const char *const *para
         PQclear(res);
         return error_set(err, -EIO, "%s", strip(m));
 }
+
+int db_drain(PGconn *conn, usec_t timeout, Error *err)
+{
+        usec_t started = now_usec(), deadline = started + timeout;
+        for (;;) {
+                while (PQisBusy(conn)) {
+                        int r = wait_socket(conn, POLLIN, deadline);
+                        if (r == -ETIMEDOUT)
+                                return connection_mute(now_usec() - started, err);
+                        if (r < 0 || !PQconsumeInput(conn))
+                                return connection_broke(conn, err);
+                }
+                PGresult *res = PQgetResult(conn);
+                if (!res)
+                        return PQstatus(conn) == CONNECTION_OK ? 0 : connection_broke(conn, err);
+                PQclear(res);
+        }
+}

@@ -88,3 +88,9 @@ int db_lock_watch(PGconn *conn, DbLockWatch *w, Error *err);
  * (optional; free it). */
 int db_query(PGconn *conn, const char *sql, int nparams, const char *const *params, usec_t timeout,
              PGresult **ret, char **ret_sqlstate, Error *err);
+
+/* Collects whatever answer is still due on 'conn' (a liveness query that
+ * db_lock_watch() sent just before the watched command ended), so that
+ * the connection can take the next statement. -ENOTCONN when it broke or
+ * stayed mute past 'timeout'. */
+int db_drain(PGconn *conn, usec_t timeout, Error *err);

@@ -222,7 +222,7 @@ static int fleet_connect(Boot *b, Error *err)
 /* Any failure of the connection: the next use reconnects. */
 static int on_failure(Boot *b, int r)
 {
-        if (r == -ENOTCONN) {
+        if (r == -ENOTCONN || r == -ENOLCK) {
                 PQfinish(b->fleet->conn);
                 b->fleet->conn = NULL;
         }
@@ -442,6 +442,8 @@ static int finish_locked(Boot *b, usec_t started, Error *err)
         const char *args[] = { "migrations", "finish", "-c", b->migrations_conf, NULL };
         int status = -1;
         r = kong_run(config_get(c, CONF_KONG_BIN), args, &b->db, &watch, &status, err);
+        if (r >= 0)
+                r = db_drain(b->fleet->conn, 10 * USEC_PER_SEC, err); /* the lock watch's last query */
         if (r < 0)
                 return r;
         if (status != 0)
@@ -481,7 +483,8 @@ static int try_finish(Boot *b, Error *err)
                 return 0;
         }
         r = finish_locked(b, started, err);
-        if (r != -ENOLCK && r != -ENOTCONN) {
+        Error drain_err;
+        if (r != -ENOLCK && r != -ENOTCONN && db_drain(b->fleet->conn, 10 * USEC_PER_SEC, &drain_err) >= 0) {
                 Error unlock_err;
                 if (db_migration_unlock(b->fleet->conn, &b->db, DB_LOCK_EXCLUSIVE, &unlock_err) < 0)
                         log_warning(STAGE_FLEET, "cannot release the migration lock: %s", unlock_err.msg);

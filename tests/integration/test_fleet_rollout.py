@@ -175,8 +175,11 @@ class FleetRollout(FleetTestCase):
         self.assertEqual(sorted(n["instance_id"] for n in doc["nodes"]), sorted(a.iid for a in a_nodes))
         self.assertEqual({n["kong_version"] for n in doc["nodes"]}, {A_VERSION})
 
+        # B's `up` and `finish` take 3 s: longer than the lock watch's 2 s
+        # liveness interval, so the finisher's connection has a query in
+        # flight when finish ends (and must still record it)
+        st.set_kong(delay=3)
         b_nodes = []
-        finish_allowed_after = None
         for k in range(6):
             # a node of Kong B joins (Pending:Wait while it boots)
             b = self.boot(6 + k, "B")
