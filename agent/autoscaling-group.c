@@ -53,13 +53,13 @@ static bool element(const char *p, const char *end, const char *tag, const char 
         return true;
 }
 
-/* The text of <tag> in [p, end) (no entities expected in ids and states:
+/* The non-empty text of <tag> in [p, end) (no entities expected in ids and states:
  * anything but [A-Za-z0-9:._-] is refused). */
 static char *text_of(const char *p, const char *end, const char *tag)
 {
         const char *s, *e, *after;
-        if (!element(p, end, tag, &s, &e, &after) || e - s > 256)
-                return NULL;
+        if (!element(p, end, tag, &s, &e, &after) || e == s || e - s > 256)
+                return NULL; /* missing, empty or absurd */
         for (const char *q = s; q < e; q++)
                 if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:._-", *q) || !*q)
                         return NULL;

@@ -96,6 +96,11 @@ static void test_describe_parse(void)
                           "</AutoScalingGroups></DescribeAutoScalingGroupsResult>";
         CHECK(autoscaling_parse_describe(bad, strlen(bad), &l, &n) == -EBADMSG);
         CHECK(autoscaling_parse_describe("<html/>", 7, &l, &n) == -EBADMSG);
+        /* found by the fuzzer: an empty id is no instance */
+        const char *empty_id = "<DescribeAutoScalingGroupsResult><AutoScalingGroups><member><Instances>"
+                               "<member><InstanceId></InstanceId></member></Instances></member>"
+                               "</AutoScalingGroups></DescribeAutoScalingGroupsResult>";
+        CHECK(autoscaling_parse_describe(empty_id, strlen(empty_id), &l, &n) == -EBADMSG);
 }
 
 int main(void)
