@@ -236,6 +236,16 @@ class FleetRollout(FleetTestCase):
         self.assertEqual(set(blockers), {a_nodes[4].iid}, json.dumps(doc, indent=1))
         self.assertIn("stale", blockers[a_nodes[4].iid]["reason"])
         self.assertIn("still lists it", blockers[a_nodes[4].iid]["reason"])
+        # the text form says the same
+        code, out, err = st.run_agent(["fleet"], config=cfg, timeout=60)
+        self.outputs.append(("fleet text", out, err))
+        self.assertEqual(code, 0, err)
+        self.assertIn("pending migrations: core: %s" % B_MIGRATION, out)
+        self.assertIn("finish: waiting (finish waiting for 1 node of Kong %s, target Kong %s)"
+                      % (A_VERSION, B_VERSION), out)
+        self.assertRegex(out, r"(?m)^  %s: Kong %s is older than %s; its heartbeat is stale"
+                         % (a_nodes[4].iid, A_VERSION, B_VERSION))
+        self.assertRegex(out, r"(?m)^%s +us-east-1[abc] +%s +ready .*\(stale\)$" % (a_nodes[4].iid, A_VERSION))
         time.sleep(3 * INTERVAL)
         self.assertEqual(self.invocations("finish"), [], self.explain())
         # STATUS= said what waits
