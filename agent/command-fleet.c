@@ -108,7 +108,9 @@ static const char *finish_word(const FleetReport *r)
 {
         if (!r->pending)
                 return "nothing to finish";
-        if (r->group_error)
+        /* no node with a fresh heartbeat: nobody to judge the target by,
+         * and nobody would finish */
+        if (r->group_error || !r->target)
                 return "unknown";
         return r->n_blockers > 0 ? "waiting" : "due";
 }
@@ -150,7 +152,9 @@ static void print_text(const Boot *b, const FleetReport *r)
                 printf(" (%s, target Kong %s)\n", status, r->target);
                 for (size_t i = 0; i < r->n_blockers; i++)
                         printf("  %s: %s\n", r->blockers[i].instance_id, r->blockers[i].reason);
-        } else
+        } else if (r->pending && !r->target)
+                printf(" (no node has a fresh heartbeat)\n");
+        else
                 printf("\n");
 }
 
