@@ -30,7 +30,8 @@ typedef struct Boot {
         /* Instance tags the trust model refused: "TAG: reason", each
          * logged once (MESSAGE_ID_TAG_REFUSED); `check` fails on them. */
         char **refused_tags;
-        char *migrations_conf; /* this boot's kong.conf for `kong migrations -c` */
+        char *migrations_conf;   /* this boot's kong.conf for `kong migrations -c` */
+        struct FleetNode *fleet; /* migrations_finish = after-rollout (fleet.c); freed by its owner */
 } Boot;
 
 void boot_done(Boot *b);

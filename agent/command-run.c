@@ -7,6 +7,7 @@
 #include "boot.h"
 #include "daemon.h"
 #include "fileio.h"
+#include "fleet.h"
 #include "notify.h"
 #include "report.h"
 #include "retry.h"
@@ -107,6 +108,9 @@ int command_run(Config *c, bool oneshot)
         static const BootStep steps[] = {
                 BOOT_PREPARE_STEPS,
                 { STAGE_DATABASE, boot_database },
+                /* migrations_finish = after-rollout: the registry, and no
+                 * Kong older than the schema (fleet.c) */
+                { STAGE_FLEET, fleet_boot_register },
                 { STAGE_RENDER, render_for_kong },
                 { STAGE_MIGRATIONS, boot_migrations },
                 /* Only now the files kong.service reads: the env file last,
@@ -114,6 +118,7 @@ int command_run(Config *c, bool oneshot)
                 { STAGE_RENDER, write_files },
                 { STAGE_START, boot_start_kong },
                 { STAGE_READY, boot_wait_ready },
+                { STAGE_FLEET, fleet_boot_ready },
                 { STAGE_LIFECYCLE, complete_launch_hook },
         };
         Boot b = { .config = c, .started = now_usec() };
@@ -138,6 +143,7 @@ int command_run(Config *c, bool oneshot)
                 status = oneshot ? EXIT_OK : daemon_run(&b);
         }
         retry_set_keepalive(NULL, NULL);
+        fleet_node_free(b.fleet);
         boot_done(&b);
         return status;
 }

@@ -70,7 +70,7 @@ static const struct {
                               (const char *const[]){ "auto", "bootstrap-only", "off", NULL },
                               .trust = TRUST_USERDATA },
         [CONF_MIGRATIONS_FINISH] = { "migrations_finish", "manual", T_ENUM,
-                                     (const char *const[]){ "manual", "auto", NULL },
+                                     (const char *const[]){ "manual", "auto", "after-rollout", NULL },
                                      .trust = TRUST_USERDATA },
         [CONF_MIGRATIONS_WAIT_TIMEOUT] = { "migrations_wait_timeout", "3600", T_SECONDS, .trust = TRUST_TAG,
                                            1, 86400 },
@@ -118,6 +118,10 @@ static const struct {
         /* Where a failed boot's one line goes (the serial console, which
          * `aws ec2 get-console-output` shows); "" for nowhere. */
         [CONF_FAILURE_CONSOLE] = { "failure_console", "/dev/console", T_PATH, .trust = TRUST_LOCAL },
+        /* The fleet registry's heartbeat and finish check (after-rollout);
+         * a row 3 intervals old is stale. */
+        [CONF_FLEET_HEARTBEAT_INTERVAL] = { "fleet_heartbeat_interval", "30", T_SECONDS, .trust = TRUST_TAG,
+                                            1, 3600 },
 };
 
 const char *config_key_name(ConfigKey k)

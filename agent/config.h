@@ -51,6 +51,7 @@ typedef enum ConfigKey {
         CONF_CLOUDFORMATION_ENDPOINT,
         CONF_ON_FAILURE,
         CONF_FAILURE_CONSOLE,
+        CONF_FLEET_HEARTBEAT_INTERVAL,
         _CONF_MAX,
 } ConfigKey;
 

@@ -25,6 +25,7 @@
 #include <systemd/sd-event.h>
 
 #include "daemon.h"
+#include "fleet.h"
 #include "log.h"
 #include "notify.h"
 #include "ready.h"
@@ -43,6 +44,7 @@ typedef struct Daemon {
         sd_event_source *termination;
         sd_event_source *rotation;
         sd_event_source *drain_timer;
+        sd_event_source *fleet; /* migrations_finish = after-rollout (fleet.c) */
         usec_t drain_started;
         bool draining;
         bool stop_kong_after_drain; /* false at shutdown: systemd stops Kong after us */
@@ -95,6 +97,7 @@ static void finish_drain(Daemon *d)
                 d->exit_status = EXIT_SYSTEMD;
         } else
                 log_stage_done(STAGE_DRAIN, started, "%s stopped after draining", unit);
+        fleet_leave(b);
         if (!isempty(hook) && boot_complete_lifecycle(b, hook, "CONTINUE", &err) < 0) {
                 log_error(STAGE_LIFECYCLE, "cannot complete termination hook '%s': %s", hook, err.msg);
                 d->exit_status = EXIT_LIFECYCLE;
@@ -114,6 +117,7 @@ static int on_drain_done(sd_event_source *s, uint64_t usec, void *userdata)
          * systemd stops Kong (ExecStop: SIGQUIT, graceful) once we exit. A
          * stop job queued from here would wait behind our own stop. */
         log_stage_done(STAGE_DRAIN, d->drain_started, "Kong drained; systemd stops it after us");
+        fleet_leave(d->boot);
         (void)sd_event_exit(d->event, d->exit_status);
         return 0;
 }
@@ -167,6 +171,8 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
         d->drain_started = now_usec();
         (void)sd_event_source_set_enabled(d->termination, SD_EVENT_OFF);
         (void)sd_event_source_set_enabled(d->rotation, SD_EVENT_OFF);
+        (void)sd_event_source_set_enabled(d->fleet, SD_EVENT_OFF);
+        fleet_draining(d->boot);
         notify_stopping();
         notify_status("draining: %s", why);
         log_notice(STAGE_DRAIN, "%s: draining Kong for %llu s, then stopping it", why,
@@ -341,6 +347,16 @@ out:
         return 0;
 }
 
+/* ---- fleet registry (fleet.c) ------------------------------------------- */
+
+static int on_fleet_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+        fleet_tick(d->boot);
+        (void)daemon_rearm(s, jittered(fleet_interval(d->boot)), "fleet registry");
+        return 0;
+}
+
 /* ---- signals ------------------------------------------------------------- */
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -389,6 +405,10 @@ int daemon_run(Boot *b)
                                             jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL)),
                                             USEC_PER_SEC, on_rotation_check, &d)) < 0)
                 goto fail;
+        if (fleet_enabled(b) &&
+            (r = sd_event_add_time_relative(d.event, &d.fleet, CLOCK_MONOTONIC, jittered(fleet_interval(b)),
+                                            USEC_PER_SEC / 10, on_fleet_tick, &d)) < 0)
+                goto fail;
         /* Feeds WATCHDOG=1 at half of WatchdogSec= while idle … */
         r = sd_event_set_watchdog(d.event, true);
         if (r < 0)
@@ -409,6 +429,7 @@ out:
         sd_event_source_unref(d.termination);
         sd_event_source_unref(d.rotation);
         sd_event_source_unref(d.drain_timer);
+        sd_event_source_unref(d.fleet);
         sd_event_unref(d.event);
         return status;
 }

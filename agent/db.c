@@ -407,3 +407,40 @@ int db_lock_watch(PGconn *conn, DbLockWatch *w, Error *err)
         w->sent = now;
         return 0;
 }
+
+int db_query(PGconn *conn, const char *sql, int nparams, const char *const *params, usec_t timeout,
+             PGresult **ret, char **ret_sqlstate, Error *err)
+{
+        PGresult *res = NULL;
+        int r = exec_until(conn, sql, nparams, params, timeout, &res, err);
+        if (r < 0)
+                return r;
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+                *ret = res;
+                return 0;
+        }
+        if (ret_sqlstate)
+                *ret_sqlstate = xstrdup(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        _cleanup_free_ char *m = sanitize_for_log(PQresultErrorMessage(res), 400);
+        PQclear(res);
+        return error_set(err, -EIO, "%s", strip(m));
+}
+
+int db_drain(PGconn *conn, usec_t timeout, Error *err)
+{
+        usec_t started = now_usec(), deadline = started + timeout;
+        for (;;) {
+                while (PQisBusy(conn)) {
+                        int r = wait_socket(conn, POLLIN, deadline);
+                        if (r == -ETIMEDOUT)
+                                return connection_mute(now_usec() - started, err);
+                        if (r < 0 || !PQconsumeInput(conn))
+                                return connection_broke(conn, err);
+                }
+                PGresult *res = PQgetResult(conn);
+                if (!res)
+                        return PQstatus(conn) == CONNECTION_OK ? 0 : connection_broke(conn, err);
+                PQclear(res);
+        }
+}

@@ -80,3 +80,17 @@ typedef struct DbLockWatch {
  * once a second. 0 while the connection lives; -ENOTCONN with err when it
  * broke or stayed mute. */
 int db_lock_watch(PGconn *conn, DbLockWatch *w, Error *err);
+
+/* One statement on 'conn' with text parameters, its answer due within
+ * 'timeout' (a mute or broken connection: -ENOTCONN). The result, whatever
+ * its status, goes to *ret (PQclear it); a failed statement is -EIO with
+ * the server's message in err and its SQLSTATE in *ret_sqlstate
+ * (optional; free it). */
+int db_query(PGconn *conn, const char *sql, int nparams, const char *const *params, usec_t timeout,
+             PGresult **ret, char **ret_sqlstate, Error *err);
+
+/* Collects whatever answer is still due on 'conn' (a liveness query that
+ * db_lock_watch() sent just before the watched command ended), so that
+ * the connection can take the next statement. -ENOTCONN when it broke or
+ * stayed mute past 'timeout'. */
+int db_drain(PGconn *conn, usec_t timeout, Error *err);

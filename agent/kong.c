@@ -381,7 +381,15 @@ int migrations_run(const Config *c, const char *conf_path, const DbParams *db, c
                 const char *sub = NULL;
                 switch (action) {
                 case ACTION_NONE:
-                        if (state == KONG_SCHEMA_PENDING)
+                        if (state == KONG_SCHEMA_PENDING &&
+                            streq(config_get(c, CONF_MIGRATIONS_FINISH), "after-rollout"))
+                                log_info(
+                                        STAGE_MIGRATIONS,
+                                        "the database has pending migrations; Kong runs with them, and "
+                                        "'kong "
+                                        "migrations finish' follows once every node runs this Kong or newer "
+                                        "(migrations_finish = after-rollout)");
+                        else if (state == KONG_SCHEMA_PENDING)
                                 log_warning(
                                         STAGE_MIGRATIONS,
                                         "the database has pending migrations; Kong runs with them. Once no "

@@ -13,6 +13,7 @@
 
 #include "build-config.h"
 #include "command-check.h"
+#include "command-fleet.h"
 #include "command-render.h"
 #include "command-run.h"
 #include "config.h"
@@ -33,6 +34,7 @@ static void help(void)
                "  render [--diff]   print the kong.conf and env file a run would write (secrets redacted,\n"
                "                    each setting's source as a comment); --diff: what a run would change\n"
                "  check             check config, IMDS, Secrets Manager and Postgres; change nothing\n"
+               "  fleet [--json]    the fleet registry, the schema, what keeps 'migrations finish' waiting\n"
                "\n"
                "Options:\n"
                "  -c, --config PATH  configuration file (default " DEFAULT_CONFIG_PATH ")\n"
@@ -68,15 +70,20 @@ static int load_config(Config *c, const char *path, bool explicit_path, char **s
 
 int main(int argc, char *argv[])
 {
-        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT, OPT_DIFF };
+        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT, OPT_DIFF, OPT_JSON };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },    { "set", required_argument, NULL, OPT_SET },
-                { "oneshot", no_argument, NULL, OPT_ONESHOT }, { "diff", no_argument, NULL, OPT_DIFF },
-                { "verbose", no_argument, NULL, 'v' },         { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION }, {},
+                { "config", required_argument, NULL, 'c' },
+                { "set", required_argument, NULL, OPT_SET },
+                { "oneshot", no_argument, NULL, OPT_ONESHOT },
+                { "diff", no_argument, NULL, OPT_DIFF },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                { "json", no_argument, NULL, OPT_JSON },
+                {},
         };
         const char *config_path = DEFAULT_CONFIG_PATH;
-        bool explicit_path = false, verbose = false, oneshot = false, diff = false;
+        bool explicit_path = false, verbose = false, oneshot = false, diff = false, json = false;
         _cleanup_strv_ char **sets = NULL;
         _cleanup_(config_freep) Config *c = NULL;
         Error err = { "" };
@@ -102,6 +109,7 @@ int main(int argc, char *argv[])
                 case OPT_SET: strv_push(&sets, xstrdup(optarg)); break;
                 case OPT_ONESHOT: oneshot = true; break;
                 case OPT_DIFF: diff = true; break;
+                case OPT_JSON: json = true; break;
                 case 'v': verbose = true; break;
                 case 'h': help(); return EXIT_OK;
                 case OPT_VERSION: printf("kong-bootstrap %s\n", PACKAGE_VERSION); return EXIT_OK;
@@ -109,16 +117,22 @@ int main(int argc, char *argv[])
                 }
         }
         if (optind != argc - 1) {
-                fprintf(stderr, "kong-bootstrap: expected one command (run, render or check); try --help\n");
+                fprintf(stderr,
+                        "kong-bootstrap: expected one command (run, render, check or fleet); try --help\n");
                 return EXIT_USAGE;
         }
         const char *command = argv[optind];
-        if (!streq(command, "run") && !streq(command, "render") && !streq(command, "check")) {
+        if (!streq(command, "run") && !streq(command, "render") && !streq(command, "check") &&
+            !streq(command, "fleet")) {
                 fprintf(stderr, "kong-bootstrap: unknown command '%s'; try --help\n", command);
                 return EXIT_USAGE;
         }
         if (oneshot && !streq(command, "run")) {
                 fprintf(stderr, "kong-bootstrap: --oneshot only applies to run\n");
+                return EXIT_USAGE;
+        }
+        if (json && !streq(command, "fleet")) {
+                fprintf(stderr, "kong-bootstrap: --json only applies to fleet\n");
                 return EXIT_USAGE;
         }
         if (diff && !streq(command, "render")) {
@@ -144,6 +158,8 @@ int main(int argc, char *argv[])
                 status = command_run(c, oneshot);
         } else if (streq(command, "render"))
                 status = command_render(c, diff);
+        else if (streq(command, "fleet"))
+                status = command_fleet(c, json);
         else
                 status = command_check(c, config_path);
 

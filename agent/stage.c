@@ -23,6 +23,7 @@ static const struct {
         [STAGE_BOOT] = { "boot", "ca3461ce353d400cbc0a021f325fc846", EXIT_INTERNAL, NULL },
         [STAGE_ROTATION] = { "rotation", "9c192d077c934a6590ad73ef26ed82db", EXIT_INTERNAL, NULL },
         [STAGE_DRAIN] = { "drain", "b0c8ed9bcc854bd285710b7e7eca2576", EXIT_INTERNAL, NULL },
+        [STAGE_FLEET] = { "fleet", "a46a209b95164be1a53623afe3fd47e8", EXIT_FLEET, "fleet registry" },
 };
 
 const char *stage_name(Stage s)

@@ -27,6 +27,7 @@ typedef enum ExitStatus {
         EXIT_SYSTEMD = 16,
         EXIT_READY = 17,
         EXIT_LIFECYCLE = 18,
+        EXIT_FLEET = 19,
 } ExitStatus;
 
 typedef enum Stage {
@@ -42,6 +43,7 @@ typedef enum Stage {
         STAGE_BOOT,      /* the whole boot: done or failed */
         STAGE_ROTATION,  /* day 2: the secret changed */
         STAGE_DRAIN,     /* day 2: termination, drain, stop */
+        STAGE_FLEET,     /* the fleet registry and migrations_finish = after-rollout */
         _STAGE_MAX,
 } Stage;
 

@@ -36,6 +36,15 @@ data "aws_iam_policy_document" "kong_node" {
     ]
   }
 
+  # migrations_finish = after-rollout: the group's instances. Auto Scaling's
+  # Describe actions take no resource-level permission.
+  statement {
+    sid       = "DescribeKongGroup"
+    effect    = "Allow"
+    actions   = ["autoscaling:DescribeAutoScalingGroups"]
+    resources = ["*"]
+  }
+
   # Only with a customer-managed key; aws/secretsmanager needs no grant.
   dynamic "statement" {
     for_each = var.secret_kms_key_arn == null ? [] : [var.secret_kms_key_arn]

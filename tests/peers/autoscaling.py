@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Strict Amazon EC2 Auto Scaling emulator (lifecycle hooks only) for
+"""Strict Amazon EC2 Auto Scaling emulator (lifecycle hooks, DescribeAutoScalingGroups) for
 kong-bootstrap's tests.  moto has no CompleteLifecycleAction, so this is ours.
 
 Needs botocore (the pyenv python3, like moto_server): every request's SigV4
@@ -33,6 +33,9 @@ Like the real Query API endpoint (https://autoscaling.<region>.amazonaws.com):
   ``CompleteLifecycleAction`` (AutoScalingGroupName, LifecycleHookName,
   InstanceId, LifecycleActionResult in {CONTINUE, ABANDON}) and
   ``RecordLifecycleActionHeartbeat`` (the same without the result);
+  ``DescribeAutoScalingGroups`` (AutoScalingGroupNames.member.N, MaxRecords,
+  NextToken; the groups of the config's ``groups``, with their instances,
+  in AWS's XML; an unknown name is simply not in the answer, as with AWS);
   unknown actions -> InvalidAction, missing parameters -> MissingParameter,
   unknown parameters or a bad result -> ValidationError (400).
 * an "active lifecycle action" per (group, hook, instance), configured by
@@ -53,6 +56,9 @@ The config file is re-read on every request.  Keys:
                   authorized to perform: autoscaling:<Action> on resource:
                   <group ARN> because no identity-based policy allows …"
   caller_arn      the assumed-role ARN named in that message
+  groups          {name: [{"InstanceId", "LifecycleState" (default InService),
+                  "AvailabilityZone" (default <region>a)}, ...]} for
+                  DescribeAutoScalingGroups
   nonce           any value; changing it forgets which actions were
                   completed (so the same list can be reused by a new test)
   faults          list of {"action": NAME (optional), "status": HTTP,
@@ -71,6 +77,7 @@ gone.
 import argparse
 import http.server
 import json
+import re
 import sys
 import threading
 import time
@@ -89,7 +96,9 @@ ACTIONS = {
                                 "optional": ["InstanceId", "LifecycleActionToken"]},
     "RecordLifecycleActionHeartbeat": {"required": ["AutoScalingGroupName", "LifecycleHookName"],
                                        "optional": ["InstanceId", "LifecycleActionToken"]},
+    "DescribeAutoScalingGroups": {"required": [], "optional": ["MaxRecords", "NextToken", "Filters"]},
 }
+GROUP_NAMES = re.compile(r"^AutoScalingGroupNames\.member\.([1-9][0-9]*)$")
 def xml_escape(s):
     return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&apos;"))
@@ -260,6 +269,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         spec = ACTIONS[action]
         allowed = {"Action", "Version"} | set(spec["required"]) | set(spec["optional"])
+        if action == "DescribeAutoScalingGroups":
+            self._describe(params, allowed)
+            return
         for k in params:
             if k not in allowed:
                 raise ApiError(400, "ValidationError", "Unknown parameter %s for %s" % (k, action))
@@ -292,6 +304,58 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._reply(200, '<%sResponse xmlns="%s">\n  <%sResult/>\n  <ResponseMetadata>\n'
                     '    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</%sResponse>\n'
                     % (action, XMLNS, action, self._request_id, action))
+
+    # ------------------------------------------------------------------
+    def _describe(self, params, allowed):
+        names = {}
+        for k, v in params.items():
+            m = GROUP_NAMES.match(k)
+            if m:
+                names[int(m.group(1))] = v
+            elif k not in allowed:
+                raise ApiError(400, "ValidationError", "Unknown parameter %s for DescribeAutoScalingGroups" % k)
+        if names and sorted(names) != list(range(1, len(names) + 1)):
+            raise ApiError(400, "ValidationError", "AutoScalingGroupNames members must be numbered from 1")
+        groups = self._cfg.get("groups") or {}
+        wanted = [names[i] for i in sorted(names)] if names else sorted(groups)
+        region = self._cfg.get("region", "us-east-1")
+        out = []
+        for name in wanted:
+            if name not in groups:
+                continue   # AWS: unknown names are left out, no error
+            inst = []
+            for i in groups[name]:
+                inst.append("          <member>\n"
+                            "            <HealthStatus>Healthy</HealthStatus>\n"
+                            "            <AvailabilityZone>%s</AvailabilityZone>\n"
+                            "            <InstanceId>%s</InstanceId>\n"
+                            "            <InstanceType>t3.small</InstanceType>\n"
+                            "            <LaunchTemplate>\n"
+                            "              <LaunchTemplateName>kong</LaunchTemplateName>\n"
+                            "              <Version>1</Version>\n"
+                            "            </LaunchTemplate>\n"
+                            "            <ProtectedFromScaleIn>false</ProtectedFromScaleIn>\n"
+                            "            <LifecycleState>%s</LifecycleState>\n"
+                            "          </member>\n"
+                            % (xml_escape(i.get("AvailabilityZone") or region + "a"), xml_escape(i["InstanceId"]),
+                               xml_escape(i.get("LifecycleState") or "InService")))
+            out.append("      <member>\n"
+                       "        <AutoScalingGroupName>%s</AutoScalingGroupName>\n"
+                       "        <AutoScalingGroupARN>arn:aws:autoscaling:%s:123456789012:autoScalingGroup:"
+                       "00000000-0000-0000-0000-000000000000:autoScalingGroupName/%s</AutoScalingGroupARN>\n"
+                       "        <AvailabilityZones>\n          <member>%sa</member>\n        </AvailabilityZones>\n"
+                       "        <MinSize>0</MinSize>\n        <MaxSize>20</MaxSize>\n"
+                       "        <DesiredCapacity>%d</DesiredCapacity>\n"
+                       "        <Instances>\n%s        </Instances>\n"
+                       "        <HealthCheckType>ELB</HealthCheckType>\n"
+                       "      </member>\n"
+                       % (xml_escape(name), region, xml_escape(name), region, len(inst), "".join(inst)))
+        self._rec.update(status=200)
+        self._reply(200, '<DescribeAutoScalingGroupsResponse xmlns="%s">\n'
+                    '  <DescribeAutoScalingGroupsResult>\n    <AutoScalingGroups>\n%s    </AutoScalingGroups>\n'
+                    '  </DescribeAutoScalingGroupsResult>\n  <ResponseMetadata>\n'
+                    '    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</DescribeAutoScalingGroupsResponse>\n'
+                    % (XMLNS, "".join(out), self._request_id))
 
     # ------------------------------------------------------------------
     def _verify_signature(self, body):

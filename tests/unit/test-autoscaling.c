@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "autoscaling-group.h"
 #include "autoscaling.h"
 #include "awserror.h"
 #include "test.h"
@@ -45,8 +46,66 @@ static void test_form_encoding(void)
         buf_done(&b);
 }
 
+static void test_describe_parse(void)
+{
+        /* AWS's shape: the group's own <member> holds nested members
+         * (AvailabilityZones) before and around Instances. */
+        const char *body =
+                "<DescribeAutoScalingGroupsResponse "
+                "xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">\n"
+                "<DescribeAutoScalingGroupsResult><AutoScalingGroups><member>\n"
+                "<AutoScalingGroupName>kong</AutoScalingGroupName>\n"
+                "<AvailabilityZones><member>us-east-1a</member><member>us-east-1b</member></"
+                "AvailabilityZones>\n"
+                "<Instances>\n"
+                "<member><AvailabilityZone>us-east-1a</AvailabilityZone><InstanceId>i-0aaa</InstanceId>"
+                "<LaunchTemplate><LaunchTemplateName>k</LaunchTemplateName></LaunchTemplate>"
+                "<LifecycleState>InService</LifecycleState></member>\n"
+                "<member><InstanceId>i-0bbb</InstanceId><LifecycleState>Pending:Wait</LifecycleState></"
+                "member>\n"
+                "</Instances>\n"
+                "<TerminationPolicies><member>Default</member></TerminationPolicies>\n"
+                "</member></AutoScalingGroups></DescribeAutoScalingGroupsResult>\n"
+                "</DescribeAutoScalingGroupsResponse>\n";
+        GroupInstance *l = NULL;
+        size_t n = 0;
+        CHECK(autoscaling_parse_describe(body, strlen(body), &l, &n) == 0);
+        CHECK(n == 2);
+        CHECK_STREQ(l[0].instance_id, "i-0aaa");
+        CHECK_STREQ(l[0].lifecycle_state, "InService");
+        CHECK_STREQ(l[0].zone, "us-east-1a");
+        CHECK_STREQ(l[1].instance_id, "i-0bbb");
+        CHECK_STREQ(l[1].lifecycle_state, "Pending:Wait");
+        CHECK(group_state_counts(l[1].lifecycle_state));
+        CHECK(!group_state_counts("Terminating:Wait"));
+        CHECK(!group_state_counts("Standby"));
+        group_instances_free(l, n);
+
+        const char *none =
+                "<DescribeAutoScalingGroupsResponse><DescribeAutoScalingGroupsResult>"
+                "<AutoScalingGroups/></DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>";
+        CHECK(autoscaling_parse_describe(none, strlen(none), &l, &n) == -ENOENT);
+        const char *empty = "<DescribeAutoScalingGroupsResult><AutoScalingGroups><member>"
+                            "<AutoScalingGroupName>k</AutoScalingGroupName><Instances/></member>"
+                            "</AutoScalingGroups></DescribeAutoScalingGroupsResult>";
+        CHECK(autoscaling_parse_describe(empty, strlen(empty), &l, &n) == 0);
+        CHECK(n == 0);
+        free(l);
+        const char *bad = "<DescribeAutoScalingGroupsResult><AutoScalingGroups><member><Instances>"
+                          "<member><InstanceId>i-<evil></InstanceId></member></Instances></member>"
+                          "</AutoScalingGroups></DescribeAutoScalingGroupsResult>";
+        CHECK(autoscaling_parse_describe(bad, strlen(bad), &l, &n) == -EBADMSG);
+        CHECK(autoscaling_parse_describe("<html/>", 7, &l, &n) == -EBADMSG);
+        /* found by the fuzzer: an empty id is no instance */
+        const char *empty_id = "<DescribeAutoScalingGroupsResult><AutoScalingGroups><member><Instances>"
+                               "<member><InstanceId></InstanceId></member></Instances></member>"
+                               "</AutoScalingGroups></DescribeAutoScalingGroupsResult>";
+        CHECK(autoscaling_parse_describe(empty_id, strlen(empty_id), &l, &n) == -EBADMSG);
+}
+
 int main(void)
 {
+        RUN(test_describe_parse);
         RUN(test_xml_error);
         RUN(test_form_encoding);
         return TEST_EXIT();

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/*
+ * migrations_finish = after-rollout: `kong migrations finish` exactly when
+ * the last node of the previous Kong version has gone.
+ *
+ * Every node registers at boot (registry.c), heartbeats from the daemon's
+ * loop every fleet_heartbeat_interval and, on that timer, asks its own Kong
+ * whether the schema has pending migrations (`kong migrations list`, exit
+ * 4). When it has, the fleet is done once
+ *   - every registered node whose heartbeat is fresh (younger than 3
+ *     intervals) runs a Kong at least the target version: the newest
+ *     version among them and this node (the pending migrations are the
+ *     newest Kong's: an older Kong's `list` does not even see them);
+ *   - a stale row of an older Kong no longer blocks once the group stops
+ *     listing its instance (or when the group is unknown);
+ *   - when the Auto Scaling group is known, every instance it lists as
+ *     InService or Pending* is registered with such a version.
+ * Then one node, under the migration lock and after checking all of it
+ * again inside the lock, runs `kong migrations finish -c <staging copy>`,
+ * verifies with `list` and records who finished what, when.
+ *
+ * The other direction: Kong's own schema state ignores migrations it does
+ * not know (kong/db/migrations/state.lua iterates over its own), so an
+ * older Kong's `list` says "up to date" and `kong start` starts on a schema
+ * a newer Kong has finished, and then fails at run time (the teardown
+ * removed what it reads). A node whose Kong is older than the newest Kong
+ * that ran `finish` (the registry's record) therefore refuses to start Kong
+ * (MESSAGE_ID_KONG_OLDER_THAN_SCHEMA, exit status of the fleet stage).
+ */
+
+#include "autoscaling-group.h"
+#include "boot.h"
+#include "registry.h"
+
+/* A node's Kong is older than the schema: it does not start Kong. */
+#define MESSAGE_ID_KONG_OLDER_THAN_SCHEMA "dd3cab2a4e0146c590c2efa4ca90939b"
+/* What keeps `kong migrations finish` waiting (logged when it changes). */
+#define MESSAGE_ID_FINISH_WAITING "85e5996399de4db3ab937e3f94d9ee1c"
+
+typedef struct FleetBlocker {
+        char *instance_id;
+        char *kong_version; /* NULL: never registered */
+        const char *kind;   /* "older", "stale-listed", "unregistered": what changes are judged by */
+        char *reason;       /* a sentence, with ages */
+} FleetBlocker;
+
+void fleet_blockers_free(FleetBlocker *l, size_t n);
+
+/* What a finish decision looks at. */
+typedef struct FleetView {
+        const char *target_version;
+        const RegistryNode *nodes;
+        size_t n_nodes;
+        bool group_known;
+        const GroupInstance *group;
+        size_t n_group;
+        double stale_after; /* seconds: REGISTRY_STALE_INTERVALS intervals */
+} FleetView;
+
+/* The newest Kong among 'own' (may be NULL) and the fresh rows. */
+char *fleet_target_version(const RegistryNode *nodes, size_t n, const char *own, double stale_after);
+
+/* The nodes that keep `finish` waiting, in instance id order, with their
+ * reasons; none means the fleet is done. */
+void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n);
+
+/* "finish waiting for 2 nodes of Kong 3.8.0" (STATUS=), and the journal's
+ * sentence naming each blocker. */
+char *fleet_blockers_status(const FleetBlocker *l, size_t n);
+char *fleet_blockers_describe(const FleetBlocker *l, size_t n);
+/* Who blocks and why, without ages: changes only when the blockers do. */
+char *fleet_blockers_key(const FleetBlocker *l, size_t n);
+
+/* This node in the registry, from the boot to the end of the daemon. */
+typedef struct FleetNode FleetNode;
+void fleet_node_free(FleetNode *f);
+
+/* Boot steps (STAGE_FLEET), no-ops unless migrations_finish =
+ * after-rollout: reads `kong version`, creates or migrates the registry
+ * under the migration lock (without CREATE on the database: fails, saying
+ * so), refuses a Kong older than the newest that finished the schema,
+ * registers as booting; after Kong is ready, as ready. */
+int fleet_boot_register(Boot *b, Error *err);
+int fleet_boot_ready(Boot *b, Error *err);
+
+/* Whether the daemon runs fleet_tick() (after-rollout), and how often. */
+bool fleet_enabled(const Boot *b);
+usec_t fleet_interval(const Boot *b);
+
+/* The daemon's timer: heartbeat, schema check and, when the fleet is
+ * done, `kong migrations finish`. Logs what it does; never fails the
+ * daemon (a database that does not answer is retried next time). */
+void fleet_tick(Boot *b);
+
+/* Drain and termination: the row says draining, then goes. */
+void fleet_draining(Boot *b);
+void fleet_leave(Boot *b);
