@@ -153,10 +153,6 @@ int boot_instance_config(Boot *b, Error *err)
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r >= 0) {
-                if (user_data.len >= 2 && (unsigned char)user_data.data[0] == 0x1f &&
-                    (unsigned char)user_data.data[1] == 0x8b)
-                        log_warning(STAGE_CONFIG, "user-data is gzip-compressed; kong-bootstrap reads only "
-                                                  "uncompressed user-data (use an uncompressed MIME part)");
                 r = userdata_extract(user_data.data, user_data.len, &text, &origin, err);
                 if (r < 0)
                         return r;
