@@ -47,6 +47,7 @@ typedef enum ConfigKey {
         CONF_AUTOSCALING_GROUP,
         CONF_ROTATION_INTERVAL,
         CONF_DRAIN_TIMEOUT,
+        CONF_STATUS_FILE,
         _CONF_MAX,
 } ConfigKey;
 

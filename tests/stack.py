@@ -239,6 +239,8 @@ class Stack:
         self.imds_log = os.path.join(self.tmp, "log", "imds-requests.jsonl")
         self.kong_conf = os.path.join(self.tmp, "etc", "kong", "kong.conf")
         self.kong_env_file = os.path.join(self.tmp, "run", "kong-bootstrap", "kong.env")
+        # Where `run` records its state for `kong-bootstrap status`.
+        self.status_file = os.path.join(self.tmp, "run", "kong-bootstrap", "status.json")
         self.status_port = free_port()
         self._write_stale_default_conf()
         self._start_postgres()
@@ -853,7 +855,7 @@ class Stack:
         if getattr(self, "_secret_dirty", False):
             self.update_secret(self._secret_override)   # back to the stack's default
             self._secret_dirty = False
-        for p in (self.kong_conf, self.kong_env_file):
+        for p in (self.kong_conf, self.kong_env_file, self.status_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
         self.clear_logs()
@@ -871,6 +873,7 @@ class Stack:
             "kong_bin": self.kong_bin,
             "kong_conf": self.kong_conf,
             "kong_env_file": self.kong_env_file,
+            "status_file": self.status_file,
             "kong_unit": "kong.service",
             "status_listen": "127.0.0.1:%d" % self.status_port,
             "ready_timeout": "20",
@@ -1003,6 +1006,7 @@ class Stack:
         os.chmod(n["kong_bin"] + ".tmp", 0o755)
         os.rename(n["kong_bin"] + ".tmp", n["kong_bin"])
         cfg = {"kong_bin": n["kong_bin"], "kong_conf": n["kong_conf"], "kong_env_file": n["kong_env_file"],
+               "status_file": os.path.join(os.path.dirname(n["kong_env_file"]), "status.json"),
                "kong_unit": n["unit"], "status_listen": "127.0.0.1:%d" % n["status_port"]}
         cfg.update(overrides)
         self.agent_config(path=n["config"], **cfg)
