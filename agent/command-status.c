@@ -135,7 +135,7 @@ static void print_json(const View *v, const char *path)
                 (void)cJSON_AddStringToObject(o, "stage", i->stage);
                 (void)cJSON_AddStringToObject(o, "boot_started", started);
                 (void)cJSON_AddNumberToObject(o, "elapsed_seconds",
-                                              (double)(v->elapsed / USEC_PER_MSEC) / 1000.0);
+                                              (double)v->elapsed / (double)USEC_PER_SEC);
                 (void)cJSON_AddBoolToObject(o, "agent_running", v->running);
                 (void)cJSON_AddNumberToObject(o, "pid", (double)i->pid);
         } else {

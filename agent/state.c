@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "state.h"
 
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -59,9 +58,10 @@ uint64_t state_process_start(pid_t pid)
         const char *p = got ? strrchr(line, ')') : NULL;
         for (int field = 2; p && field < 22; field++)
                 p = strchr(p + 1, ' ');
-        if (!p || sscanf(p + 1, "%" SCNu64, &start) != 1)
+        if (!p)
                 return 0;
-        return start;
+        _cleanup_free_ char *field = xstrndup(p + 1, strcspn(p + 1, " "));
+        return parse_uint64(field, &start) < 0 ? 0 : start;
 }
 
 void state_open(const char *path, usec_t started)
