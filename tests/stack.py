@@ -873,7 +873,6 @@ class Stack:
             "kong_bin": self.kong_bin,
             "kong_conf": self.kong_conf,
             "kong_env_file": self.kong_env_file,
-            "status_file": self.status_file,
             "kong_unit": "kong.service",
             "status_listen": "127.0.0.1:%d" % self.status_port,
             "ready_timeout": "20",
@@ -897,7 +896,12 @@ class Stack:
     def agent_env(self, env=None):
         e = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
              "DBUS_SYSTEM_BUS_ADDRESS": self.dbus_address,
-             "NOTIFY_SOCKET": self.notify_socket}
+             "NOTIFY_SOCKET": self.notify_socket,
+             # Never the host's /run: every agent (fleet nodes too) records
+             # its state for `status` in the stack's run directory. From the
+             # environment, not agent_config(), so the config files' line
+             # numbers (golden files) stay.
+             "KONG_BOOTSTRAP_STATUS_FILE": self.status_file}
         for k, v in (env or {}).items():
             if v is None:
                 e.pop(k, None)
@@ -1006,7 +1010,6 @@ class Stack:
         os.chmod(n["kong_bin"] + ".tmp", 0o755)
         os.rename(n["kong_bin"] + ".tmp", n["kong_bin"])
         cfg = {"kong_bin": n["kong_bin"], "kong_conf": n["kong_conf"], "kong_env_file": n["kong_env_file"],
-               "status_file": os.path.join(os.path.dirname(n["kong_env_file"]), "status.json"),
                "kong_unit": n["unit"], "status_listen": "127.0.0.1:%d" % n["status_port"]}
         cfg.update(overrides)
         self.agent_config(path=n["config"], **cfg)

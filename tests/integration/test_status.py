@@ -32,7 +32,8 @@ class Status(AwsTestCase):
     def status(self, *args, config=None, timeout=30):
         """`kong-bootstrap status ARGS` as a script would run it."""
         p = subprocess.run([self.st.agent_bin, "-c", config or self.config(), "status"] + list(args),
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+                           env=self.st.agent_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=timeout)
         self.assertNoSecretsIn(p.stdout + p.stderr, "status output")
         return p.returncode, p.stdout, p.stderr
 
@@ -212,7 +213,7 @@ class Status(AwsTestCase):
             f.write("status_file = %s\n" % status_file)
         os.chmod(nobody_conf, 0o644)
 
-        code, out, err = self.run_timed(config=self.config(status_file=status_file))
+        code, out, err = self.run_timed(env={"KONG_BOOTSTRAP_STATUS_FILE": status_file})
         self.assertBooted(code)
         self.assertEqual(os.stat(run).st_mode & 0o7777, 0o711)   # created so when missing
         # Something secret-bearing beside it, as kong.env is on an instance.
@@ -222,7 +223,9 @@ class Status(AwsTestCase):
 
         def as_nobody(*argv):
             return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-                                  + list(argv), capture_output=True, text=True, timeout=30)
+                                  + list(argv), env=self.st.agent_env({"KONG_BOOTSTRAP_STATUS_FILE": None}),
+                                  capture_output=True, text=True,
+                                  timeout=30)
         p = as_nobody(bin_copy, "-c", nobody_conf, "status", "--json")
         self.assertEqual(p.returncode, READY, p.stdout + p.stderr)
         doc = json.loads(p.stdout)
