@@ -157,6 +157,38 @@ class Status(AwsTestCase):
         self.assertEqual((code, doc["status"], doc["stage"]), (FAILED, "failed", "database"), doc)
         self.assertStatusFileClean()
 
+    # -------------------------------------------------------- draining --
+    def test_ready_then_draining_then_stopped(self):
+        """The daemon stays after ready (agent running, exit 0); on a
+        termination it drains (22, the reason shown), and once it is gone,
+        stopped (22)."""
+        st = self.st
+        st.set_lifecycle_state("InService")
+        cfg = self.config(drain_timeout=4)
+        agent = self.start(["run"], cfg, "daemon")
+        code, out, err = self.status("--wait", config=cfg, timeout=90)
+        self.assertEqual(code, READY, out + err + repr(agent.output()))
+        self.assertIn("agent: running (pid %d)" % agent.pid, out)
+        self.assertIsNone(agent.poll())
+
+        st.set_lifecycle_state("Terminated")
+        deadline, doc = time.time() + 20, {}
+        while time.time() < deadline and doc.get("status") != "draining":
+            code, doc = self.status_json(config=cfg)
+            time.sleep(0.1)
+        self.assertEqual((code, doc.get("status"), doc.get("stage")), (DRAINING, "draining", "drain"),
+                         agent.output())
+        self.assertIn("terminating this instance", doc["error"])
+        self.assertTrue(doc["agent_running"])
+        # --wait does not wait for a node that is going away.
+        self.assertEqual(self.status("--wait", config=cfg)[0], DRAINING)
+        self.assertEqual(agent.wait(30), 0, agent.output())
+        code, out, err = self.status(config=cfg)
+        self.assertEqual(code, DRAINING, out + err)
+        self.assertIn("status: stopped\nstage: drain\n", out)
+        self.assertRegex(out, r"(?m)^reason: .*terminating this instance")
+        self.assertStatusFileClean()
+
     # ------------------------------------------------------ not running --
     def test_not_running(self):
         cfg = self.config()
