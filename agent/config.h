@@ -48,6 +48,10 @@ typedef enum ConfigKey {
         CONF_ROTATION_INTERVAL,
         CONF_DRAIN_TIMEOUT,
         CONF_STATUS_FILE,
+        CONF_CLOUDFORMATION_SIGNAL,
+        CONF_CLOUDFORMATION_ENDPOINT,
+        CONF_ON_FAILURE,
+        CONF_FAILURE_CONSOLE,
         _CONF_MAX,
 } ConfigKey;
 
