@@ -44,11 +44,29 @@ void boot_done(Boot *b)
         free(b->migrations_conf);
 }
 
+void boot_record_state(BootState state, Stage stage, int exit_status, const char *error)
+{
+        static bool warned;
+        Error e;
+
+        if (state_record(state, stage, exit_status, error, &e) < 0 && !warned) {
+                warned = true;
+                log_warning(STAGE_BOOT, "cannot record the boot's state for `kong-bootstrap status`: %s",
+                            e.msg);
+        }
+}
+
 int boot_fail(const Boot *b, Stage s, const Error *err)
 {
         int status = stage_exit_status(s);
         log_stage_failed(s, b->started, status, err->msg);
         notify_status("failed at %s: %s", stage_name(s), err->msg);
+        /* Error texts name values, never secrets; the world-readable
+         * status file still gets the password cut out should one slip. */
+        const char *pw = b->db.password;
+        _cleanup_free_ char *shown =
+                isempty(pw) ? xstrdup(err->msg) : str_replace_all(err->msg, pw, "<redacted>");
+        boot_record_state(BOOT_STATE_FAILED, s, status, shown);
         return status;
 }
 
@@ -153,10 +171,6 @@ int boot_instance_config(Boot *b, Error *err)
         if (r < 0 && r != -ENOENT)
                 return r;
         if (r >= 0) {
-                if (user_data.len >= 2 && (unsigned char)user_data.data[0] == 0x1f &&
-                    (unsigned char)user_data.data[1] == 0x8b)
-                        log_warning(STAGE_CONFIG, "user-data is gzip-compressed; kong-bootstrap reads only "
-                                                  "uncompressed user-data (use an uncompressed MIME part)");
                 r = userdata_extract(user_data.data, user_data.len, &text, &origin, err);
                 if (r < 0)
                         return r;
@@ -603,6 +617,7 @@ int boot_record_heartbeat(Boot *b, const char *hook, Error *err)
 int boot_run_steps(Boot *b, const BootStep *steps, size_t n, Stage *ret_failed, Error *err)
 {
         for (size_t i = 0; i < n; i++) {
+                boot_record_state(BOOT_STATE_BOOTING, steps[i].stage, -1, NULL);
                 int r = steps[i].run(b, err);
                 if (r < 0) {
                         *ret_failed = steps[i].stage;

@@ -11,6 +11,7 @@
 #include "imds.h"
 #include "log.h"
 #include "secrets.h"
+#include "state.h"
 
 typedef struct Boot {
         Config *config;
@@ -38,6 +39,11 @@ void boot_done(Boot *b);
 
 /* The record, STATUS= line and exit status of a failed stage. */
 int boot_fail(const Boot *b, Stage s, const Error *err);
+
+/* The boot's state for `kong-bootstrap status` (state.c; `run` only, after
+ * state_open()): each step as it starts, a failure (boot_fail()), ready,
+ * draining. Not being able to record it is logged once, never fatal. */
+void boot_record_state(BootState state, Stage stage, int exit_status, const char *error);
 
 /* Who and where we are (IMDSv2), and the role's credentials. */
 int boot_imds(Boot *b, Error *err);

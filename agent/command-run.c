@@ -11,6 +11,7 @@
 #include "notify.h"
 #include "report.h"
 #include "retry.h"
+#include "state.h"
 
 /* While a boot waits on something slow (migrations above all), the launch
  * hook's timeout must not run out: RecordLifecycleActionHeartbeat every
@@ -127,6 +128,7 @@ int command_run(Config *c, bool oneshot)
         Stage failed;
         int status;
 
+        state_open(config_get(c, CONF_STATUS_FILE), b.started);
         remove_leftovers(c);
         retry_set_keepalive(heartbeat_keepalive, &heartbeat);
         if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0)
@@ -140,6 +142,7 @@ int command_run(Config *c, bool oneshot)
                                (unsigned long long)(took / USEC_PER_SEC),
                                (unsigned long long)(took % USEC_PER_SEC / 100000));
                 notify_ready(ready_status);
+                boot_record_state(BOOT_STATE_READY, STAGE_BOOT, EXIT_OK, NULL);
                 status = oneshot ? EXIT_OK : daemon_run(&b);
         }
         retry_set_keepalive(NULL, NULL);

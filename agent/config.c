@@ -104,6 +104,9 @@ static const struct {
         [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING, .trust = TRUST_TAG },
         [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS, .trust = TRUST_TAG, 1, 86400 },
         [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS, .trust = TRUST_TAG, 0, 3600 },
+        /* Where `run` records its state for `kong-bootstrap status`. */
+        [CONF_STATUS_FILE] = { "status_file", "/run/kong-bootstrap/status.json", T_PATH,
+                               .trust = TRUST_LOCAL },
         /* Which stack this node reports to: its template (user-data) or
          * root, never a tag, which could make it report to another
          * stack's update (cloudformation.c). */

@@ -175,6 +175,7 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
         fleet_draining(d->boot);
         notify_stopping();
         notify_status("draining: %s", why);
+        boot_record_state(BOOT_STATE_DRAINING, STAGE_DRAIN, -1, why);
         log_notice(STAGE_DRAIN, "%s: draining Kong for %llu s, then stopping it", why,
                    (unsigned long long)(wait / USEC_PER_SEC));
         if (kong_set_draining(c, &err) < 0)

@@ -16,10 +16,12 @@
 #include "command-fleet.h"
 #include "command-render.h"
 #include "command-run.h"
+#include "command-status.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
 #include "secrets.h"
+#include "state.h"
 
 extern char **environ;
 
@@ -35,16 +37,23 @@ static void help(void)
                "                    each setting's source as a comment); --diff: what a run would change\n"
                "  check             check config, IMDS, Secrets Manager and Postgres; change nothing\n"
                "  fleet [--json]    the fleet registry, the schema, what keeps 'migrations finish' waiting\n"
+               "  status [--wait] [--json]\n"
+               "                    where the running agent's boot is: stage, elapsed time, last error;\n"
+               "                    --wait: until Kong is ready or the boot failed; --json for scripts\n"
                "\n"
                "Options:\n"
                "  -c, --config PATH  configuration file (default " DEFAULT_CONFIG_PATH ")\n"
                "      --set KEY=VALUE  override one setting (repeatable)\n"
                "      --oneshot     with run: exit after Kong is ready instead of staying\n"
+               "      --wait        with status: block until ready (exit 0) or failed (exit 20)\n"
+               "      --json        with status: one JSON object\n"
                "  -v, --verbose     debug logging\n"
                "  -h, --help        this text\n"
                "      --version     print the version\n"
                "\n");
         stage_print_exit_statuses(stdout);
+        printf("\nExit status of status: 0 ready, 20 boot failed, 21 booting, 22 draining or stopped,\n"
+               "23 not running (no status file, or the agent is gone mid-boot).\n");
 }
 
 static int load_config(Config *c, const char *path, bool explicit_path, char **sets, Error *err)
@@ -70,20 +79,17 @@ static int load_config(Config *c, const char *path, bool explicit_path, char **s
 
 int main(int argc, char *argv[])
 {
-        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT, OPT_DIFF, OPT_JSON };
+        enum { OPT_SET = 0x100, OPT_VERSION, OPT_ONESHOT, OPT_DIFF, OPT_WAIT, OPT_JSON };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "set", required_argument, NULL, OPT_SET },
-                { "oneshot", no_argument, NULL, OPT_ONESHOT },
-                { "diff", no_argument, NULL, OPT_DIFF },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, OPT_VERSION },
-                { "json", no_argument, NULL, OPT_JSON },
-                {},
+                { "config", required_argument, NULL, 'c' },    { "set", required_argument, NULL, OPT_SET },
+                { "oneshot", no_argument, NULL, OPT_ONESHOT }, { "diff", no_argument, NULL, OPT_DIFF },
+                { "verbose", no_argument, NULL, 'v' },         { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION }, { "wait", no_argument, NULL, OPT_WAIT },
+                { "json", no_argument, NULL, OPT_JSON },       {},
         };
         const char *config_path = DEFAULT_CONFIG_PATH;
-        bool explicit_path = false, verbose = false, oneshot = false, diff = false, json = false;
+        bool explicit_path = false, verbose = false, oneshot = false, diff = false, wait = false,
+             json = false;
         _cleanup_strv_ char **sets = NULL;
         _cleanup_(config_freep) Config *c = NULL;
         Error err = { "" };
@@ -109,6 +115,7 @@ int main(int argc, char *argv[])
                 case OPT_SET: strv_push(&sets, xstrdup(optarg)); break;
                 case OPT_ONESHOT: oneshot = true; break;
                 case OPT_DIFF: diff = true; break;
+                case OPT_WAIT: wait = true; break;
                 case OPT_JSON: json = true; break;
                 case 'v': verbose = true; break;
                 case 'h': help(); return EXIT_OK;
@@ -117,13 +124,13 @@ int main(int argc, char *argv[])
                 }
         }
         if (optind != argc - 1) {
-                fprintf(stderr,
-                        "kong-bootstrap: expected one command (run, render, check or fleet); try --help\n");
+                fprintf(stderr, "kong-bootstrap: expected one command (run, render, check, fleet or "
+                                "status); try --help\n");
                 return EXIT_USAGE;
         }
         const char *command = argv[optind];
         if (!streq(command, "run") && !streq(command, "render") && !streq(command, "check") &&
-            !streq(command, "fleet")) {
+            !streq(command, "fleet") && !streq(command, "status")) {
                 fprintf(stderr, "kong-bootstrap: unknown command '%s'; try --help\n", command);
                 return EXIT_USAGE;
         }
@@ -131,12 +138,16 @@ int main(int argc, char *argv[])
                 fprintf(stderr, "kong-bootstrap: --oneshot only applies to run\n");
                 return EXIT_USAGE;
         }
-        if (json && !streq(command, "fleet")) {
-                fprintf(stderr, "kong-bootstrap: --json only applies to fleet\n");
-                return EXIT_USAGE;
-        }
         if (diff && !streq(command, "render")) {
                 fprintf(stderr, "kong-bootstrap: --diff only applies to render\n");
+                return EXIT_USAGE;
+        }
+        if (wait && !streq(command, "status")) {
+                fprintf(stderr, "kong-bootstrap: --wait only applies to status\n");
+                return EXIT_USAGE;
+        }
+        if (json && !streq(command, "status") && !streq(command, "fleet")) {
+                fprintf(stderr, "kong-bootstrap: --json only applies to status and fleet\n");
                 return EXIT_USAGE;
         }
 
@@ -153,7 +164,18 @@ int main(int argc, char *argv[])
         if (load_config(c, config_path, explicit_path, sets, &err) < 0) {
                 log_stage_failed(STAGE_CONFIG, started, EXIT_CONFIG, err.msg);
                 status = EXIT_CONFIG;
-        } else if (streq(command, "run")) {
+                /* A run that cannot read its config still says so to
+                 * `status` (at status_file as far as it was read), rather
+                 * than leave a previous run's state there. */
+                if (streq(command, "run")) {
+                        Error e;
+                        state_open(config_get(c, CONF_STATUS_FILE), started);
+                        if (state_record(BOOT_STATE_FAILED, STAGE_CONFIG, EXIT_CONFIG, err.msg, &e) < 0)
+                                log_warning(STAGE_CONFIG, "%s", e.msg);
+                }
+        } else if (streq(command, "status"))
+                status = command_status(c, wait, json);
+        else if (streq(command, "run")) {
                 log_stage_done(STAGE_CONFIG, started, "configuration from %s", config_path);
                 status = command_run(c, oneshot);
         } else if (streq(command, "render"))

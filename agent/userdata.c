@@ -4,6 +4,16 @@
 #include <ctype.h>
 #include <strings.h>
 
+#include "gzip.h"
+
+/* The media types cloud-init inflates before it looks at a part
+ * (cloudinit/user_data.py DECOMP_TYPES). */
+static const char *const gzip_types[] = {
+        "application/gzip",       "application/gzip-compressed",   "application/gzipped",
+        "application/x-compress", "application/x-compressed",      "application/x-gunzip",
+        "application/x-gzip",     "application/x-gzip-compressed",
+};
+
 /* A view of one line of the input, without its line ending. */
 typedef struct Line {
         const char *start;
@@ -113,39 +123,88 @@ static bool media_type_is(const char *type, const char *want)
                (type[n] == '\0' || type[n] == ';' || isspace((unsigned char)type[n]));
 }
 
-static int decode_body(const char *body, size_t len, const char *encoding, char **ret, Error *err,
-                       const char *origin)
+/* The body as its Content-Transfer-Encoding says, bytes as they are. */
+static int decode_transfer(const char *body, size_t len, const char *encoding, Buf *out, Error *err,
+                           const char *origin)
 {
-        Buf out = { 0 };
-
         if (!encoding || strcasecmp(encoding, "7bit") == 0 || strcasecmp(encoding, "8bit") == 0 ||
             strcasecmp(encoding, "binary") == 0)
-                buf_append(&out, body, len);
+                buf_append(out, body, len);
         else if (strcasecmp(encoding, "base64") == 0) {
-                if (base64_decode(body, len, &out) < 0) {
-                        buf_done(&out);
+                if (base64_decode(body, len, out) < 0)
                         return error_set(err, -EBADMSG, "%s: the base64 body is malformed", origin);
-                }
         } else {
                 _cleanup_free_ char *shown = sanitize_for_log(encoding, 40);
                 return error_set(err, -EBADMSG,
                                  "%s: Content-Transfer-Encoding '%s' is not supported (use 7bit or base64)",
                                  origin, shown);
         }
-        /* Our text is read up to its NUL: a NUL inside would silently
-         * drop the lines after it. */
-        if (memchr(out.data ? out.data : "", '\0', out.len)) {
-                buf_done(&out);
-                return error_set(err, -EBADMSG,
-                                 "%s: the decoded text holds a NUL byte; refused rather than read up to it",
-                                 origin);
-        }
-        *ret = buf_steal(&out);
         return 0;
 }
 
-static int extract_multipart(const char *p, const char *end, const char *boundary, char **ret_text,
-                             char **ret_origin, Error *err)
+/* Our text is read up to its NUL: a NUL inside would silently drop the
+ * lines after it. */
+static int steal_text(Buf *out, char **ret, Error *err, const char *origin)
+{
+        if (memchr(out->data ? out->data : "", '\0', out->len))
+                return error_set(err, -EBADMSG,
+                                 "%s: the decoded text holds a NUL byte; refused rather than read up to it",
+                                 origin);
+        buf_append(out, "", 0);
+        *ret = buf_steal(out);
+        return 0;
+}
+
+static int decode_body(const char *body, size_t len, const char *encoding, char **ret, Error *err,
+                       const char *origin)
+{
+        _cleanup_buf_ Buf out = { 0 };
+        int r = decode_transfer(body, len, encoding, &out, err, origin);
+        return r < 0 ? r : steal_text(&out, ret, err, origin);
+}
+
+static bool starts_with_header_line(const char *data, size_t len)
+{
+        Line first;
+        if (!next_line(data, data + len, &first) || first.len < strlen(USERDATA_HEADER) ||
+            memcmp(first.start, USERDATA_HEADER, strlen(USERDATA_HEADER)) != 0)
+                return false;
+        /* "#kong-bootstrap" alone on the line (trailing blanks allowed). */
+        for (size_t i = strlen(USERDATA_HEADER); i < first.len; i++)
+                if (!isspace((unsigned char)first.start[i]))
+                        return false;
+        return true;
+}
+
+/* A gzip part, as cloud-init inflates it: ours when the inflated text
+ * starts with the line "#kong-bootstrap" (cloud-init guesses an inflated
+ * part's type from its first line the same way). */
+static int decode_gzip_part(const char *body, size_t len, const char *encoding, char **ret, Error *err,
+                            const char *origin)
+{
+        _cleanup_buf_ Buf raw = { 0 }, inflated = { 0 };
+        int r = decode_transfer(body, len, encoding, &raw, err, origin);
+        if (r < 0)
+                return r;
+        r = gzip_inflate(raw.data ? raw.data : "", raw.len, USERDATA_INFLATED_MAX, origin, &inflated, err);
+        if (r < 0)
+                return r;
+        if (!starts_with_header_line(inflated.data, inflated.len))
+                return USERDATA_NONE;
+        r = steal_text(&inflated, ret, err, origin);
+        return r < 0 ? r : USERDATA_FOUND;
+}
+
+static bool is_gzip_type(const char *type)
+{
+        for (size_t i = 0; i < ELEMENTSOF(gzip_types); i++)
+                if (media_type_is(type, gzip_types[i]))
+                        return true;
+        return false;
+}
+
+static int extract_multipart(const char *p, const char *end, const char *boundary, const char *label,
+                             char **ret_text, char **ret_origin, Error *err)
 {
         _cleanup_free_ char *delimiter = xasprintf("--%s", boundary);
         size_t dlen = strlen(delimiter);
@@ -169,20 +228,32 @@ static int extract_multipart(const char *p, const char *end, const char *boundar
                         _cleanup_free_ char *type = NULL, *encoding = NULL;
                         const char *body = part_start;
                         if (parse_headers(&body, part_end, &type, &encoding) < 0)
-                                return error_set(err, -EBADMSG,
-                                                 "user-data MIME part %u has malformed headers", part);
+                                return error_set(err, -EBADMSG, "%s MIME part %u has malformed headers",
+                                                 label, part);
                         if (body > part_end)
                                 body = part_end;
-                        if (media_type_is(type, USERDATA_MIME_TYPE)) {
-                                if (text)
-                                        return error_set(err, -EBADMSG,
-                                                         "user-data has more than one " USERDATA_MIME_TYPE
-                                                         " part");
-                                origin = xasprintf("user-data MIME part %u", part);
-                                int r = decode_body(body, (size_t)(part_end - body), encoding, &text, err,
-                                                    origin);
+                        bool ours = media_type_is(type, USERDATA_MIME_TYPE), gzipped = is_gzip_type(type);
+                        if (ours || gzipped) {
+                                _cleanup_free_ char *found = NULL;
+                                _cleanup_free_ char *where = xasprintf("%s MIME part %u%s", label, part,
+                                                                       gzipped ? " (gzip-compressed)" : "");
+                                int r = ours ? decode_body(body, (size_t)(part_end - body), encoding, &found,
+                                                           err, where)
+                                             : decode_gzip_part(body, (size_t)(part_end - body), encoding,
+                                                                &found, err, where);
                                 if (r < 0)
                                         return r;
+                                if (found && text)
+                                        return error_set(err, -EBADMSG,
+                                                         "%s has more than one kong-bootstrap part "
+                                                         "(" USERDATA_MIME_TYPE
+                                                         " or gzip starting with " USERDATA_HEADER ")",
+                                                         label);
+                                if (found) {
+                                        text = found;
+                                        origin = where;
+                                        found = where = NULL;
+                                }
                         }
                 }
                 if (closing) {
@@ -196,11 +267,14 @@ static int extract_multipart(const char *p, const char *end, const char *boundar
                 part++;
                 part_start = l.next;
         }
-        return error_set(err, -EBADMSG, "user-data MIME multipart has no closing boundary '--%s--'",
+        return error_set(err, -EBADMSG, "%s MIME multipart has no closing boundary '--%s--'", label,
                          boundary);
 }
 
-int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_origin, Error *err)
+/* 'label' names the whole in errors and origins: "user-data", or
+ * "gzip-compressed user-data". */
+static int extract(const char *data, size_t len, const char *label, char **ret_text, char **ret_origin,
+                   Error *err)
 {
         const char *end = data + len;
         Line first;
@@ -210,38 +284,52 @@ int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_o
 
         if (first.len >= strlen(USERDATA_HEADER) &&
             memcmp(first.start, USERDATA_HEADER, strlen(USERDATA_HEADER)) == 0) {
-                /* "#kong-bootstrap" alone on the line (trailing blanks allowed). */
-                for (size_t i = strlen(USERDATA_HEADER); i < first.len; i++)
-                        if (!isspace((unsigned char)first.start[i]))
-                                return USERDATA_NONE;
+                if (!starts_with_header_line(data, len))
+                        return USERDATA_NONE;
                 /* Ours, so a NUL is an error, not the end of the text. */
                 if (memchr(data, '\0', len))
                         return error_set(err, -EBADMSG,
-                                         "user-data: the text holds a NUL byte; refused rather than read "
-                                         "up to it");
+                                         "%s: the text holds a NUL byte; refused rather than read up to it",
+                                         label);
                 *ret_text = xstrndup(data, len);
-                *ret_origin = xstrdup("user-data");
+                *ret_origin = xstrdup(label);
                 return USERDATA_FOUND;
         }
 
         if (!line_starts_no_case(&first, "content-type:") && !line_starts_no_case(&first, "mime-version:"))
-                return USERDATA_NONE; /* cloud-config, scripts, binary (gzip, …): nothing of ours */
+                return USERDATA_NONE; /* cloud-config, scripts, binary: nothing of ours */
 
         const char *p = data;
         _cleanup_free_ char *type = NULL, *encoding = NULL;
         if (parse_headers(&p, end, &type, &encoding) < 0)
-                return error_set(err, -EBADMSG, "user-data looks like MIME but its headers are malformed");
+                return error_set(err, -EBADMSG, "%s looks like MIME but its headers are malformed", label);
         if (media_type_is(type, USERDATA_MIME_TYPE)) {
-                int r = decode_body(p, (size_t)(end - p), encoding, ret_text, err, "user-data");
+                int r = decode_body(p, (size_t)(end - p), encoding, ret_text, err, label);
                 if (r < 0)
                         return r;
-                *ret_origin = xstrdup("user-data");
+                *ret_origin = xstrdup(label);
                 return USERDATA_FOUND;
         }
         if (!type || !startswith_no_case(type, "multipart/"))
                 return USERDATA_NONE;
         _cleanup_free_ char *boundary = content_type_param(type, "boundary");
         if (isempty(boundary) || strlen(boundary) > 70)
-                return error_set(err, -EBADMSG, "user-data is MIME multipart without a valid boundary");
-        return extract_multipart(p, end, boundary, ret_text, ret_origin, err);
+                return error_set(err, -EBADMSG, "%s is MIME multipart without a valid boundary", label);
+        return extract_multipart(p, end, boundary, label, ret_text, ret_origin, err);
+}
+
+int userdata_extract(const char *data, size_t len, char **ret_text, char **ret_origin, Error *err)
+{
+        /* cloud-init inflates gzip user-data once, whole, before it looks
+         * at it (cloudinit/user_data.py convert_string); Terraform's
+         * cloudinit_config gzips its MIME multipart by default. */
+        if (gzip_is_compressed(data, len)) {
+                _cleanup_buf_ Buf inflated = { 0 };
+                int r = gzip_inflate(data, len, USERDATA_INFLATED_MAX, "user-data", &inflated, err);
+                if (r < 0)
+                        return r;
+                return extract(inflated.data, inflated.len, "gzip-compressed user-data", ret_text,
+                               ret_origin, err);
+        }
+        return extract(data, len, "user-data", ret_text, ret_origin, err);
 }

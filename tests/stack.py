@@ -239,6 +239,8 @@ class Stack:
         self.imds_log = os.path.join(self.tmp, "log", "imds-requests.jsonl")
         self.kong_conf = os.path.join(self.tmp, "etc", "kong", "kong.conf")
         self.kong_env_file = os.path.join(self.tmp, "run", "kong-bootstrap", "kong.env")
+        # Where `run` records its state for `kong-bootstrap status`.
+        self.status_file = os.path.join(self.tmp, "run", "kong-bootstrap", "status.json")
         # The serial console stand-in: a failed boot's one line goes here,
         # never to this machine's /dev/console (failure_console).
         self.console = os.path.join(self.tmp, "log", "console")
@@ -914,7 +916,7 @@ class Stack:
         if getattr(self, "_secret_dirty", False):
             self.update_secret(self._secret_override)   # back to the stack's default
             self._secret_dirty = False
-        for p in (self.kong_conf, self.kong_env_file):
+        for p in (self.kong_conf, self.kong_env_file, self.status_file):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
         self.clear_logs()
@@ -956,7 +958,12 @@ class Stack:
     def agent_env(self, env=None):
         e = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
              "DBUS_SYSTEM_BUS_ADDRESS": self.dbus_address,
-             "NOTIFY_SOCKET": self.notify_socket}
+             "NOTIFY_SOCKET": self.notify_socket,
+             # Never the host's /run: every agent (fleet nodes too) records
+             # its state for `status` in the stack's run directory. From the
+             # environment, not agent_config(), so the config files' line
+             # numbers (golden files) stay.
+             "KONG_BOOTSTRAP_STATUS_FILE": self.status_file}
         for k, v in (env or {}).items():
             if v is None:
                 e.pop(k, None)

@@ -20,7 +20,10 @@ the emulator runs (rotate credentials, disable IMDS, inject faults).  Keys:
   role (str or null), credentials (dict AccessKeyId/SecretAccessKey/Token/
   Expiration, optional Code/LastUpdated/Type), tags (dict or null: null ->
   tags endpoint 404 as when InstanceMetadataTags is disabled),
-  user_data (str or null -> 404), spot_instance_action (str or null),
+  user_data (str or null -> 404), user_data_base64 (str: the raw bytes
+  base64-encoded, as EC2's UserData attribute carries them, e.g. gzip;
+  served decoded, as IMDS does; wins over user_data),
+  spot_instance_action (str or null),
   lifecycle_state (str or null),
   disabled (bool: 403 on everything),
   token_ttl_override (int seconds or null: the TTL actually granted),
@@ -60,6 +63,7 @@ Readiness: once listening, the chosen port is written atomically to
 --port-file (if given) and printed on stdout as ``PORT <n>``.
 """
 import argparse
+import base64
 import http.server
 import json
 import random
@@ -296,7 +300,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if body is None:
             self._send(404, "Not Found\n")
             return
-        ctype = "application/json" if body.lstrip().startswith("{") else "text/plain"
+        if isinstance(body, bytes):
+            ctype = "application/octet-stream"   # what IMDS says of user-data
+        else:
+            ctype = "application/json" if body.lstrip().startswith("{") else "text/plain"
         self._send(200, body, ctype=ctype)
 
     do_HEAD = do_GET
@@ -320,6 +327,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return None
         rel = path[len("/latest/"):]
         if rel == "user-data":
+            if cfg.get("user_data_base64") is not None:
+                return base64.b64decode(cfg["user_data_base64"])
             return cfg.get("user_data")
         if rel == "dynamic/instance-identity/document":
             return json.dumps({
