@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "imds.h"
+#include "kongsecrets.h"
 #include "log.h"
 #include "secrets.h"
 
@@ -30,7 +31,8 @@ typedef struct Boot {
         /* Instance tags the trust model refused: "TAG: reason", each
          * logged once (MESSAGE_ID_TAG_REFUSED); `check` fails on them. */
         char **refused_tags;
-        char *migrations_conf; /* this boot's kong.conf for `kong migrations -c` */
+        char *migrations_conf;    /* this boot's kong.conf for `kong migrations -c` */
+        KongSecrets kong_secrets; /* kong_secret.<setting>: Kong's other secrets */
 } Boot;
 
 void boot_done(Boot *b);
@@ -77,8 +79,16 @@ int boot_refresh_credentials(Boot *b, bool force, Error *err);
 int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err);
 
 /* Reads the secret named by secret_id and resolves the database
- * parameters (b->secret, b->db). */
+ * parameters (b->secret, b->db); then, once per boot, the secrets the
+ * kong_secret.<setting> keys map (b->kong_secrets), one GetSecretValue
+ * per distinct secret. */
 int boot_secret(Boot *b, Error *err);
+
+/* Day 2: reads every secret kong_secret.<setting> maps; when a version
+ * moved, renders and writes both files once for all of them. >0 when a
+ * file changed (Kong needs a reload), 0 when nothing moved or no
+ * mapping is set; on failure the current values and files stay. */
+int boot_rotate_kong_secrets(Boot *b, Error *err);
 
 /* Waits until Postgres takes our credentials; the connection stays open
  * (b->lock_conn): it is the one that holds the migration lock. */
