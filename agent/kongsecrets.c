@@ -171,6 +171,8 @@ static char *env_name(const char *setting)
  * key. The secret's text is never quoted in an error. */
 static int pick_value(const KongSecretRef *ref, const SecretValue *secret, char **ret, Error *err)
 {
+        if (!secret->string)
+                return error_set(err, -EBADMSG, "the secret has no value");
         if (!ref->json_key) {
                 *ret = xstrdup(secret->string);
                 return 0;
@@ -210,7 +212,9 @@ static int fetch_one(KongSecrets *ks, size_t first, KongSecretFetchFn fetch, voi
                         continue;
                 _cleanup_secret_ char *value = NULL;
                 r = pick_value(ref, &secret, &value, err);
-                if (r < 0) {
+                if (r >= 0 && !value)
+                        r = error_set(err, -EBADMSG, "the secret has no value");
+                if (r < 0 || !value) {
                         error_prefix(err, "kong_secret.%s from %s: secret '%s' (%s)", ref->setting,
                                      ref->source, shown_id, secret.arn);
                         break;
