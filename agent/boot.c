@@ -321,21 +321,21 @@ static int boot_kong_secrets(Boot *b, Error *err)
         return 0;
 }
 
-int boot_rotate_kong_secrets(Boot *b, Error *err)
+int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
 {
         KongSecrets fresh = { 0 }, old;
         bool changed = false;
         _cleanup_strv_ char **moved = NULL;
 
         if (b->config->n_kong_secrets == 0)
-                return 0;
-        int r = read_kong_secrets(b, config_get_seconds(b->config, CONF_AWS_TIMEOUT), false, &fresh, err);
+                return KONG_SECRETS_UNCHANGED;
+        int r = read_kong_secrets(b, timeout, false, &fresh, err);
         if (r < 0)
                 return r;
         moved = kong_secrets_moved(&b->kong_secrets, &fresh);
         if (!moved) {
                 kong_secrets_done(&fresh);
-                return 0;
+                return KONG_SECRETS_UNCHANGED;
         }
         _cleanup_free_ char *list = strv_join(moved, ", ");
         log_info(STAGE_ROTATION, "Kong secret(s) moved: %s", list);
@@ -353,7 +353,7 @@ int boot_rotate_kong_secrets(Boot *b, Error *err)
                 return r;
         }
         kong_secrets_done(&old);
-        return changed;
+        return changed ? KONG_SECRETS_REWRITTEN : KONG_SECRETS_UNCHANGED;
 }
 
 int boot_secret(Boot *b, Error *err)

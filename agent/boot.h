@@ -84,11 +84,16 @@ int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err);
  * per distinct secret. */
 int boot_secret(Boot *b, Error *err);
 
+typedef enum KongSecretsRotation {
+        KONG_SECRETS_UNCHANGED = 0, /* nothing moved, or no mapping is set */
+        KONG_SECRETS_REWRITTEN = 1, /* a file changed: Kong needs a reload */
+} KongSecretsRotation;
+
 /* Day 2: reads every secret kong_secret.<setting> maps; when a version
- * moved, renders and writes both files once for all of them. >0 when a
- * file changed (Kong needs a reload), 0 when nothing moved or no
- * mapping is set; on failure the current values and files stay. */
-int boot_rotate_kong_secrets(Boot *b, Error *err);
+ * moved, renders and writes both files once for all of them. On failure
+ * the current values and files stay. Each GetSecretValue retries for at
+ * most 'timeout'. */
+int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err);
 
 /* Waits until Postgres takes our credentials; the connection stays open
  * (b->lock_conn): it is the one that holds the migration lock. */
