@@ -307,7 +307,7 @@ static int boot_kong_secrets(Boot *b, Error *err)
 
         if (b->kong_secrets.fetched || c->n_kong_secrets == 0)
                 return 0;
-        notify_status("reading %zu Kong secret setting(s)", c->n_kong_secrets);
+        notify_status("reading the secrets kong_secret.* keys map");
         int r = read_kong_secrets(b, config_get_seconds(c, CONF_AWS_TIMEOUT), true, &b->kong_secrets, err);
         if (r < 0)
                 return r;

@@ -85,12 +85,20 @@ int kong_secret_ref_parse(const char *setting, const char *value, const char *so
         return 0;
 }
 
+static const char *strip_const_blank(const char *v)
+{
+        return v + strspn(v, " \t");
+}
+
 int kong_secrets_from_config(const Config *c, KongSecrets *ret, Error *err)
 {
         KongSecrets ks = { 0 };
 
         for (size_t i = 0; i < c->n_kong_secrets; i++) {
                 const KongSetting *s = &c->kong_secrets[i];
+                /* An empty value from a later source takes a mapping back. */
+                if (isempty(strip_const_blank(s->value)))
+                        continue;
                 for (size_t j = 0; j < c->n_kong; j++)
                         if (streq(c->kong[j].name, s->name)) {
                                 kong_secrets_done(&ks);

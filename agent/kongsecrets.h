@@ -58,7 +58,8 @@ void kong_secrets_done(KongSecrets *ks);
 int kong_secret_ref_parse(const char *setting, const char *value, const char *source, KongSecretRef *ret,
                           Error *err);
 
-/* Every kong_secret.<setting> of 'c', parsed; a setting also given as
+/* Every kong_secret.<setting> of 'c', parsed; an empty one (a later
+ * source taking a mapping back) is left out; a setting also given as
  * kong.<setting> is refused (the environment would silently win). */
 int kong_secrets_from_config(const Config *c, KongSecrets *ret, Error *err);
 

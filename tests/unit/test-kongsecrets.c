@@ -91,6 +91,12 @@ static void test_config_keys_and_trust(void)
         CHECK_STREQ(ks.refs[3].source, "environment KONG_BOOTSTRAP_KONG_SECRET_CLUSTER_CERT");
         kong_secrets_done(&ks);
 
+        /* An empty value from a later source takes a mapping back. */
+        CHECK(config_load_assignment(c, "kong_secret.cluster_cert=", &err) == 0);
+        CHECK(kong_secrets_from_config(c, &ks, &err) == 0);
+        CHECK(ks.n_refs == 3);
+        kong_secrets_done(&ks);
+
         /* The same setting in kong.conf and from a secret: refused. */
         CHECK(config_load_assignment(c, "kong.ssl_cert=/etc/kong/cert.pem", &err) == 0);
         CHECK(kong_secrets_from_config(c, &ks, &err) == -EINVAL);
