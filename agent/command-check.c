@@ -25,7 +25,9 @@ static char *describe(const Boot *b, Stage s, const char *config_path)
                 return xasprintf("instance %s in %s, role %s", b->instance.instance_id,
                                  b->instance.availability_zone, b->role);
         case STAGE_CONFIG: return xstrdup(config_path);
-        case STAGE_SECRETS: return xasprintf("%s (version %s)", b->secret.arn, b->secret.version_id);
+        case STAGE_SECRETS:
+                return xasprintf("%s (version %s)%s", b->secret.arn, b->secret.version_id,
+                                 b->kong_secrets.n_refs ? "; kong_secret.* settings read" : "");
         case STAGE_RENDER: return xstrdup("kong.conf and env file can be written from this configuration");
         case STAGE_DATABASE:
                 return xasprintf("%s:%s/%s as %s", b->db.host, b->db.port, b->db.dbname, b->db.user);

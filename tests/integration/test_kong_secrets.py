@@ -196,6 +196,10 @@ class KongSecrets(LifecycleTestCase):
         for k in expected:
             self.assertIn("%s=<redacted>\n" % k, out)
         self.assertNoValueIn(out + err, *expected.values(), what="render's output")
+        code, out, err = self.run_agent(args=("check",), config=self.mapped_config())
+        self.assertExit(EXIT_OK, code)
+        self.assertRegex(out, r"(?m)^ok +secrets .*; kong_secret\.\* settings read$")
+        self.assertNoValueIn(out + err, *expected.values(), what="check's output")
 
     def test_rotation_of_two_mapped_secrets_one_reload(self):
         st = self.st
