@@ -12,7 +12,9 @@ workers read it), never the values. Also: one GetSecretValue per distinct
 secret (counted by the fault proxy in front of moto), a rotation of two
 mapped secrets (one env file rewrite, one reload), a mapping from an
 instance tag refused, values Kong would alter refused naming the setting,
-a missing secret or JSON key named in the error.
+a missing secret or JSON key named in the error, a rotation to a value
+Kong would alter kept out, the database secret read once when a mapping
+names it too.
 
 Run: /usr/bin/python3 tests/integration/test_kong_secrets.py
 """
@@ -26,7 +28,7 @@ import time
 import unittest
 
 from aws_support import EXIT_OK, EXIT_SECRETS
-from common import Stack, systemd_template
+from common import Stack, slurp, systemd_template
 from lifecycle_common import LifecycleTestCase
 from stack import read_jsonl, wait_for
 
@@ -243,6 +245,37 @@ class KongSecrets(LifecycleTestCase):
         self.assertEqual(err.count("Kong secret settings: env file rewritten and Kong reloaded"), 1, err)
         self.assertNoValueIn(err, LICENSE, new_license, self.cert, self.key, self.cert2, self.key2)
         self.assertIsNone(a.poll(), self.agent_story(a))
+
+    def test_rotation_to_a_value_kong_would_alter_keeps_the_current_one(self):
+        st = self.st
+        a = st.start_agent(("-v", "run"), config=self.mapped_config(rotation_interval=2), name="rotation-bad")
+        self.agents.append(a)
+        self.wait_booted(a)
+        before = slurp(st.kong_env_file)
+        type(self).dirty = True
+        st.update_secret(LICENSE + " ", name="prod/kong/license")
+        wait_for(lambda: "Kong secret settings: keeping the current values" in self.stderr_of(a), 20,
+                 "the agent refused the new license version", proc=a, detail=lambda: self.agent_story(a),
+                 error=self.failureException)
+        time.sleep(3)
+        err = self.stderr_of(a)
+        warning = [line for line in err.splitlines() if "keeping the current values" in line][0]
+        self.assertIn("kong_secret.license_data from", warning)
+        self.assertIn("prod/kong/license", warning)
+        self.assertIn("ends with a blank", warning)
+        self.assertEqual(slurp(st.kong_env_file), before)
+        self.assertEqual(self.systemd("ReloadUnit"), [], self.agent_story(a))
+        self.assertNoValueIn(err, LICENSE)
+        self.assertIsNone(a.poll(), self.agent_story(a))
+
+    def test_a_mapping_of_the_database_secret_reads_it_once(self):
+        st = self.st
+        code, out, err = self.run_agent(config=self.config(
+            secretsmanager_endpoint=st.faultproxy_url,
+            **{"kong_secret.pg_ro_password": "%s\\#password" % Stack.SECRET_ID}))
+        self.assertExit(EXIT_OK, code)
+        self.assertEqual(self.gets(), [Stack.SECRET_ID], self.explain())
+        self.assertEqual(systemd_env(st.kong_env_file).get("KONG_PG_RO_PASSWORD"), Stack.PASSWORD)
 
     def test_mapping_from_an_instance_tag_is_refused(self):
         st = self.st
