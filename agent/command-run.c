@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "fileio.h"
 #include "notify.h"
+#include "report.h"
 #include "retry.h"
 
 /* While a boot waits on something slow (migrations above all), the launch
@@ -43,16 +44,19 @@ static void heartbeat_keepalive(void *userdata)
         h->busy = false;
 }
 
-/* A failed boot: its record, systemd's status line, and with a launch
- * hook ABANDON, so that the group replaces this instance. */
+/* A failed boot: its record, systemd's status line, what outlives the
+ * instance (report.c: the console line, CloudFormation's FAILURE), and
+ * with a launch hook ABANDON, so that the group replaces this instance,
+ * unless on_failure = keep. */
 static int fail_boot(Boot *b, Stage s, const Error *err)
 {
         int status = boot_fail(b, s, err);
         const char *hook = config_get(b->config, CONF_LIFECYCLE_HOOK);
         Error e;
 
+        report_failed(b, s, status, err);
         if (s == STAGE_LIFECYCLE || isempty(hook) || isempty(b->group) || !b->region ||
-            !b->credentials.access_key_id)
+            !b->credentials.access_key_id || report_keep_failed_node(b, hook))
                 return status;
         if (boot_complete_lifecycle(b, hook, "ABANDON", &e) < 0)
                 log_error(STAGE_LIFECYCLE, "cannot abandon lifecycle hook '%s': %s", hook, e.msg);
@@ -123,6 +127,7 @@ int command_run(Config *c, bool oneshot)
         if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0)
                 status = fail_boot(&b, failed, &err);
         else {
+                report_ready(&b); /* CloudFormation's SUCCESS, before READY=1 */
                 usec_t took = now_usec() - b.started;
                 log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");
                 char ready_status[64];

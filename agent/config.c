@@ -20,6 +20,7 @@ typedef enum ValueType {
         T_PATH,
         T_ENUM,
         T_CIDRS,
+        T_STACK_RESOURCE, /* STACK/LogicalId: a stack name or ARN, the resource to signal */
 } ValueType;
 
 /* Who may set a key (see "The trust model" in kong-bootstrap.conf(5)):
@@ -103,6 +104,20 @@ static const struct {
         [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING, .trust = TRUST_TAG },
         [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS, .trust = TRUST_TAG, 1, 86400 },
         [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS, .trust = TRUST_TAG, 0, 3600 },
+        /* Which stack this node reports to: its template (user-data) or
+         * root, never a tag, which could make it report to another
+         * stack's update (cloudformation.c). */
+        [CONF_CLOUDFORMATION_SIGNAL] = { "cloudformation_signal", "", T_STACK_RESOURCE,
+                                         .trust = TRUST_USERDATA },
+        [CONF_CLOUDFORMATION_ENDPOINT] = { "cloudformation_endpoint", "", T_URL, .trust = TRUST_USERDATA },
+        /* keep: a failed node stays (not abandoned) for debugging. Not
+         * from tags: a tag could hold a fleet's failed nodes in place of
+         * healthy replacements until the hook's timeout. */
+        [CONF_ON_FAILURE] = { "on_failure", "abandon", T_ENUM,
+                              (const char *const[]){ "abandon", "keep", NULL }, .trust = TRUST_USERDATA },
+        /* Where a failed boot's one line goes (the serial console, which
+         * `aws ec2 get-console-output` shows); "" for nowhere. */
+        [CONF_FAILURE_CONSOLE] = { "failure_console", "/dev/console", T_PATH, .trust = TRUST_LOCAL },
 };
 
 const char *config_key_name(ConfigKey k)
@@ -583,6 +598,42 @@ bool endpoint_is_acceptable(const char *url)
         return false;
 }
 
+/* CloudFormation's StackName pattern, ([a-zA-Z][-a-zA-Z0-9]*) or
+ * (arn:(aws|aws-us-gov|aws-cn):[-a-zA-Z0-9:/._+]*), then '/' and an
+ * alphanumeric logical ID (the template's resource name). The ARN has '/'
+ * in it: the logical ID is what follows the last one. */
+static bool stack_resource_is_valid(const char *v)
+{
+        const char *slash = strrchr(v, '/');
+        if (!slash || slash == v || !slash[1] || strlen(slash + 1) > 255)
+                return false;
+        for (const char *p = slash + 1; *p; p++)
+                if (!isalnum((unsigned char)*p))
+                        return false;
+        size_t n = (size_t)(slash - v);
+        const char *allowed;
+        size_t i;
+        if (n > 4 && strncmp(v, "arn:", 4) == 0) {
+                static const char *const partitions[] = { "aws:", "aws-us-gov:", "aws-cn:" };
+                i = 0;
+                for (size_t j = 0; j < ELEMENTSOF(partitions) && i == 0; j++)
+                        if (strncmp(v + 4, partitions[j], strlen(partitions[j])) == 0)
+                                i = 4 + strlen(partitions[j]);
+                if (i == 0)
+                        return false;
+                allowed = "-:/._+";
+        } else {
+                if (!isalpha((unsigned char)v[0]))
+                        return false;
+                i = 1;
+                allowed = "-";
+        }
+        for (; i < n; i++)
+                if (!isalnum((unsigned char)v[i]) && !strchr(allowed, v[i]))
+                        return false;
+        return true;
+}
+
 static int validate_value(ConfigKey k, const char *v, const char *src, Error *err)
 {
         _cleanup_free_ char *shown = sanitize_for_log(v, 128);
@@ -627,6 +678,14 @@ static int validate_value(ConfigKey k, const char *v, const char *src, Error *er
                         return error_set(err, -EINVAL, "%s from %s: '%s' is not one of: %s", keys[k].name,
                                          src, shown, choices);
                 }
+        case T_STACK_RESOURCE:
+                if (!stack_resource_is_valid(v))
+                        return error_set(
+                                err, -EINVAL,
+                                "%s from %s: '%s' is not STACK/LogicalId (a stack name or ARN, '/', "
+                                "the resource's logical ID in the template, e.g. kong/KongGroup)",
+                                keys[k].name, src, shown);
+                return 0;
         case T_CIDRS: {
                 _cleanup_free_ char *copy = xstrdup(v);
                 char *save = NULL;

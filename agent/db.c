@@ -163,6 +163,12 @@ int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, unsigned *ret_attem
                               (unsigned long long)((now_usec() - started) / USEC_PER_SEC));
                 log_info(STAGE_DATABASE, "Postgres %s:%s not reachable yet (attempt %u): %s", p->host,
                          p->port, attempt, strip(m));
+                /* A zero timeout is one attempt (`check`'s, or run's after
+                 * pg_wait_timeout ran out while re-reading the secret). */
+                if (timeout == 0)
+                        return error_set(err, -ETIMEDOUT,
+                                         "Postgres %s:%s not reachable (one attempt, no waiting): %s",
+                                         p->host, p->port, strip(m));
                 if (!backoff_wait(&b))
                         return error_set(err, -ETIMEDOUT,
                                          "Postgres %s:%s not reachable after %llu s (pg_wait_timeout): %s",

@@ -55,7 +55,8 @@ char **kong_child_environment(const DbParams *db, char *const *our_env)
         /* Everything else comes from the kong.conf given with -c, the
          * file kong.service reads: kong.service's EnvironmentFile= holds
          * only the password, so this is all the environment Kong gets. */
-        strv_push(&env, xasprintf("KONG_PG_PASSWORD=%s", db->password));
+        if (db->password) /* none for `kong version` before the secret is known */
+                strv_push(&env, xasprintf("KONG_PG_PASSWORD=%s", db->password));
         return env;
 }
 
@@ -82,9 +83,10 @@ static void log_child_line(const char *line, void *userdata)
  * rest of the line (never logged) would have completed. */
 static void output_emit(KongOutput *o, const char *secret, bool cut, KongLineFn fn, void *userdata)
 {
-        size_t n = strlen(secret);
+        size_t n = secret ? strlen(secret) : 0;
         _cleanup_secret_ char *redacted =
-                str_replace_all(o->line.data ? o->line.data : "", secret, "<redacted>");
+                n > 0 ? str_replace_all(o->line.data ? o->line.data : "", secret, "<redacted>")
+                      : xstrdup(o->line.data ? o->line.data : "");
         size_t len = strlen(redacted);
 
         for (size_t k = n > 0 ? n - 1 : 0; cut && k > 0; k--)
@@ -334,7 +336,7 @@ MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool fini
         }
 }
 
-static MigrationsPolicy policy_from_config(const Config *c)
+MigrationsPolicy migrations_policy_from_config(const Config *c)
 {
         const char *v = config_get(c, CONF_MIGRATIONS);
         if (streq(v, "off"))
@@ -364,7 +366,7 @@ static int kong_migrations(const Config *c, const char *conf_path, const DbParam
 int migrations_run(const Config *c, const char *conf_path, const DbParams *db, const KongWatch *watch,
                    bool leader, Error *err)
 {
-        MigrationsPolicy policy = policy_from_config(c);
+        MigrationsPolicy policy = migrations_policy_from_config(c);
         bool finish_auto = streq(config_get(c, CONF_MIGRATIONS_FINISH), "auto");
         int state = -1, status = -1, r;
 

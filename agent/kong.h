@@ -76,6 +76,9 @@ typedef enum MigrationsAction {
         ACTION_FAIL,   /* `list` failed */
 } MigrationsAction;
 
+/* The migrations key: auto, bootstrap-only or off. */
+MigrationsPolicy migrations_policy_from_config(const Config *c);
+
 /* What to do after `kong migrations list` exited with 'state'. */
 MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto);
 

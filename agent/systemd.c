@@ -191,3 +191,66 @@ int systemd_unit_failed(const char *unit, char **ret_result)
         sd_bus_flush_close_unref(bus);
         return r;
 }
+
+void unit_load_info_done(UnitLoadInfo *i)
+{
+        free(i->load_state);
+        strv_free(i->drop_in_paths);
+        strv_free(i->environment_files);
+        *i = (UnitLoadInfo){ 0 };
+}
+
+/* Service.EnvironmentFiles: a(sb), the path and whether it may be missing. */
+static int read_environment_files(sd_bus *bus, const char *path, char ***ret, sd_bus_error *e)
+{
+        sd_bus_message *reply = NULL;
+        const char *file;
+        int optional, r;
+
+        r = sd_bus_get_property(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Service",
+                                "EnvironmentFiles", e, &reply, "a(sb)");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(sb)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(sb)", &file, &optional)) > 0)
+                strv_push(ret, xstrdup(file));
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+int systemd_unit_load_info(const char *unit, UnitLoadInfo *ret, Error *err)
+{
+        sd_bus *bus = NULL;
+        sd_bus_message *reply = NULL;
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        UnitLoadInfo info = { 0 };
+        const char *path;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return error_set(err, r, "cannot connect to systemd's bus: %s", strerror(-r));
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "LoadUnit", &e, &reply, "s", unit);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "o", &path);
+        if (r >= 0)
+                r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path,
+                                               "org.freedesktop.systemd1.Unit", "LoadState", &e,
+                                               &info.load_state);
+        if (r >= 0)
+                r = sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", path,
+                                             "org.freedesktop.systemd1.Unit", "DropInPaths", &e,
+                                             &info.drop_in_paths);
+        /* Only a loaded service has the Service interface. */
+        if (r >= 0 && streq(info.load_state, "loaded"))
+                r = read_environment_files(bus, path, &info.environment_files, &e);
+        if (r < 0) {
+                error_set(err, r, "cannot read unit %s from systemd: %s", unit, e.message ?: strerror(-r));
+                unit_load_info_done(&info);
+        } else
+                *ret = info;
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(reply);
+        sd_bus_flush_close_unref(bus);
+        return r < 0 ? r : 0;
+}

@@ -20,3 +20,16 @@ int systemd_system_state(char **ret);
  * Service.Result, e.g. "exit-code"), 0 when not, negative errno when
  * systemd cannot be asked. */
 int systemd_unit_failed(const char *unit, char **ret_result);
+
+/* What systemd loaded for a unit, as `systemctl show` reads it (LoadUnit,
+ * which loads the unit file if it is not loaded yet and changes nothing
+ * else): its LoadState ("loaded", "not-found", "masked", …), the drop-ins
+ * it read (DropInPaths) and, for a service, its EnvironmentFile= paths. */
+typedef struct UnitLoadInfo {
+        char *load_state;
+        char **drop_in_paths;
+        char **environment_files;
+} UnitLoadInfo;
+
+void unit_load_info_done(UnitLoadInfo *i);
+int systemd_unit_load_info(const char *unit, UnitLoadInfo *ret, Error *err);

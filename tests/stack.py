@@ -239,6 +239,10 @@ class Stack:
         self.imds_log = os.path.join(self.tmp, "log", "imds-requests.jsonl")
         self.kong_conf = os.path.join(self.tmp, "etc", "kong", "kong.conf")
         self.kong_env_file = os.path.join(self.tmp, "run", "kong-bootstrap", "kong.env")
+        # The serial console stand-in: a failed boot's one line goes here,
+        # never to this machine's /dev/console (failure_console).
+        self.console = os.path.join(self.tmp, "log", "console")
+        open(self.console, "w").close()
         self.status_port = free_port()
         self._write_stale_default_conf()
         self._start_postgres()
@@ -260,6 +264,7 @@ class Stack:
         for name in ("faultproxy", "dbusmock", "dbus", "imds", "imds6", "moto"):
             kill_group(self.procs.pop(name, None))
         kill_group(self.procs.pop("autoscaling", None))
+        kill_group(self.procs.pop("cloudformation", None))
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
@@ -559,6 +564,61 @@ class Stack:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.autoscaling_log)
 
+    # ----------------------------------------------------- cloudformation --
+    # tests/peers/cloudformation.py: SignalResource, SigV4-checked against the
+    # role credentials.  Started on demand; point the agent's
+    # cloudformation_endpoint at cloudformation_url.
+    CFN_STACK = "kong-fleet"
+    CFN_STACK_ID = ("arn:aws:cloudformation:us-east-1:123456789012:stack/kong-fleet/"
+                    "5b2f0c40-8d2a-11ef-9d5e-0a1b2c3d4e5f")
+    CFN_RESOURCE = "KongGroup"
+
+    def start_cloudformation(self):
+        if "cloudformation" in self.procs:
+            return self.cloudformation_url
+        d = os.path.join(self.tmp, "cloudformation")
+        os.makedirs(d, exist_ok=True)
+        self.cloudformation_config_path = os.path.join(d, "config.json")
+        self.cloudformation_log = os.path.join(self.tmp, "log", "cloudformation-calls.jsonl")
+        self.set_cloudformation()
+        port_file = os.path.join(d, "port")
+        logf = os.path.join(self.tmp, "log", "cloudformation.log")
+        log = open(logf, "ab")
+        self.procs["cloudformation"] = subprocess.Popen(
+            [self.boto_python, os.path.join(PEERS, "cloudformation.py"), "--config",
+             self.cloudformation_config_path, "--port-file", port_file, "--parent-pid", str(os.getpid())],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        wait_for(lambda: os.path.exists(port_file), 30, "cloudformation emulator", self.procs["cloudformation"],
+                 logf)
+        with open(port_file) as f:
+            self.cloudformation_url = "http://127.0.0.1:%d" % int(f.read())
+        return self.cloudformation_url
+
+    def set_cloudformation(self, stacks=None, credentials=None, **extra):
+        """Replace the emulator's config; by default one stack in
+        CREATE_IN_PROGRESS whose CFN_RESOURCE waits for one signal.  A new
+        nonce each time (signals received are forgotten)."""
+        if stacks is None:
+            stacks = [{"name": self.CFN_STACK, "id": self.CFN_STACK_ID, "status": "CREATE_IN_PROGRESS",
+                       "resources": {self.CFN_RESOURCE: {"count": 1}}}]
+        cfg = {"region": self.REGION, "nonce": time.time(), "stacks": stacks,
+               "credentials": credentials if credentials is not None else [dict(self.role_credentials)],
+               "call_log": self.cloudformation_log}
+        cfg.update(extra)
+        tmp = self.cloudformation_config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.rename(tmp, self.cloudformation_config_path)
+
+    def cloudformation_calls(self):
+        return read_jsonl(self.cloudformation_log)
+
+    def clear_cloudformation(self):
+        self.set_cloudformation()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.cloudformation_log)
+
     def set_lifecycle_state(self, state):
         """IMDS meta-data/autoscaling/target-lifecycle-state (None -> 404)."""
         self.set_imds(lifecycle_state=state)
@@ -836,6 +896,7 @@ class Stack:
         for p in (self.kong_log, self.systemd_log, self.imds_log):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
+        open(self.console, "w").close()     # emptied, never removed: the agent does not create it
         with self._notify_lock:
             self._notify_msgs.clear()
 
@@ -872,6 +933,7 @@ class Stack:
             "kong_conf": self.kong_conf,
             "kong_env_file": self.kong_env_file,
             "kong_unit": "kong.service",
+            "failure_console": self.console,
             "status_listen": "127.0.0.1:%d" % self.status_port,
             "ready_timeout": "20",
         }

@@ -48,6 +48,11 @@ The config file is re-read on every request.  Keys:
   credentials     list of {"AccessKeyId", "SecretAccessKey", "Token"}
                   accepted (Token null/absent: a long-term key, no token)
   active          list of [group, hook, instance_id]
+  deny            list of action names the role's policy does not allow:
+                  403 AccessDenied with IAM's "User: <caller_arn> is not
+                  authorized to perform: autoscaling:<Action> on resource:
+                  <group ARN> because no identity-based policy allows …"
+  caller_arn      the assumed-role ARN named in that message
   nonce           any value; changing it forgets which actions were
                   completed (so the same list can be reused by a new test)
   faults          list of {"action": NAME (optional), "status": HTTP,
@@ -64,8 +69,6 @@ as ``PORT <n>``.  With --parent-pid the emulator exits when that process is
 gone.
 """
 import argparse
-import hashlib
-import hmac
 import http.server
 import json
 import sys
@@ -73,14 +76,10 @@ import threading
 import time
 import urllib.parse
 
-from aws_clock import skew_error
 import uuid
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 import peerserver
+import sigv4_verify
 
 XMLNS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 VERSION = "2011-01-01"
@@ -231,6 +230,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(400, "InvalidParameterValue", "Version must be %s, got %r"
                            % (VERSION, params.get("Version")))
 
+        # IAM: the role's policy does not allow these actions (before the
+        # parameters are looked at, as AWS authorizes first)
+        if action in (self._cfg.get("deny") or []):
+            arn = self._cfg.get("caller_arn") or "arn:aws:sts::123456789012:assumed-role/kong-node/i-0"
+            raise ApiError(403, "AccessDenied",
+                           "User: %s is not authorized to perform: autoscaling:%s on resource: "
+                           "arn:aws:autoscaling:%s:123456789012:autoScalingGroup:*:autoScalingGroupName/%s "
+                           "because no identity-based policy allows the autoscaling:%s action"
+                           % (arn, action, self._cfg.get("region", "us-east-1"),
+                              params.get("AutoScalingGroupName", ""), action))
+
         # injected faults (after authentication, like an IAM denial)
         for i, f in enumerate(self._cfg.get("faults") or []):
             if f.get("action") and f["action"] != action:
@@ -285,91 +295,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------
     def _verify_signature(self, body):
-        auth = self.headers.get("Authorization")
-        if not auth:
-            raise ApiError(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
-        if not auth.startswith("AWS4-HMAC-SHA256 "):
-            raise ApiError(400, "IncompleteSignature", "Unsupported authorization scheme")
-        fields = {}
-        for part in auth[len("AWS4-HMAC-SHA256 "):].split(","):
-            if "=" not in part:
-                raise ApiError(400, "IncompleteSignature", "Authorization header malformed: %r" % part)
-            k, v = part.strip().split("=", 1)
-            fields[k] = v
-        for k in ("Credential", "SignedHeaders", "Signature"):
-            if k not in fields:
-                raise ApiError(400, "IncompleteSignature",
-                               "Authorization header requires '%s' parameter" % k)
-        scope = fields["Credential"].split("/")
-        if len(scope) != 5 or scope[4] != "aws4_request":
-            raise ApiError(400, "IncompleteSignature", "Credential scope malformed: %s" % fields["Credential"])
-        akid, date, region, service, _ = scope
-        self._rec["access_key"] = akid
-        signed = fields["SignedHeaders"].split(";")
-        self._rec["signed_headers"] = signed
-        if signed != sorted(signed) or "host" not in signed or "x-amz-date" not in signed:
-            raise ApiError(400, "IncompleteSignature",
-                           "SignedHeaders must be sorted and include host and x-amz-date: %s"
-                           % fields["SignedHeaders"])
-        amz_date = self.headers.get("X-Amz-Date") or ""
+        """AWS's SigV4 check (sigv4_verify.py, shared with cloudformation.py)."""
+        self._rec["access_key"] = None
         try:
-            time.strptime(amz_date, "%Y%m%dT%H%M%SZ")
-        except ValueError:
-            raise ApiError(400, "IncompleteSignature", "X-Amz-Date missing or malformed: %r" % amz_date)
-
-        creds = {c["AccessKeyId"]: c for c in (self._cfg.get("credentials") or [])}
-        cred = creds.get(akid)
-        if cred is None:
-            raise ApiError(403, "InvalidClientTokenId",
-                           "The security token included in the request is invalid.")
-        token = self.headers.get("X-Amz-Security-Token")
-        if cred.get("Token") and token != cred["Token"]:
-            raise ApiError(403, "InvalidClientTokenId",
-                           "The security token included in the request is invalid.")
-        if not cred.get("Token") and token:
-            raise ApiError(403, "InvalidClientTokenId",
-                           "The security token included in the request is invalid.")
-
-        want_region = self._cfg.get("region", "us-east-1")
-        if service != "autoscaling":
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           "Credential should be scoped to correct service: 'autoscaling'. ")
-        if region != want_region:
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           "Credential should be scoped to a valid region, not '%s'. " % region)
-        if date != amz_date[:8]:
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
-                           "from HTTP: '%s' != '%s', from '%s'." % (date, amz_date[:8], amz_date))
-        skew = skew_error(amz_date)
-        if skew:
-            raise ApiError(403, "SignatureDoesNotMatch", skew)
-        sha = self.headers.get("X-Amz-Content-SHA256")
-        if sha is not None and sha != hashlib.sha256(body).hexdigest():
-            raise ApiError(400, "XAmzContentSHA256Mismatch",
-                           "The provided 'x-amz-content-sha256' header does not match what was computed.")
-
-        # rebuild the request as received: exactly the signed headers
-        headers = {}
-        for h in signed:
-            values = self.headers.get_all(h)
-            if values is None:
-                raise ApiError(403, "SignatureDoesNotMatch", "Signed header %s missing from the request" % h)
-            headers[h] = ",".join(v.strip() for v in values)
-        req = AWSRequest(method=self.command, url="http://%s%s" % (headers["host"], self.path),
-                         headers=headers, data=body)
-        req.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(akid, cred["SecretAccessKey"], cred.get("Token")), "autoscaling", region)
-        canonical = signer.canonical_request(req)
-        sts = signer.string_to_sign(req, canonical)
-        expected = signer.signature(sts, req)
-        if not hmac.compare_digest(expected, fields["Signature"]):
-            raise ApiError(403, "SignatureDoesNotMatch",
-                           "The request signature we calculated does not match the signature you provided. "
-                           "Check your AWS Secret Access Key and signing method. Consult the service "
-                           "documentation for details.\n\nThe Canonical String for this request should have "
-                           "been\n'%s'\n\nThe String-to-Sign should have been\n'%s'\n" % (canonical, sts))
-
+            akid, signed = sigv4_verify.verify(self.headers, self.command, self.path, body, self._cfg,
+                                               "autoscaling")
+        except sigv4_verify.Refusal as e:
+            raise ApiError(e.status, e.code, e.message)
+        self._rec.update(access_key=akid, signed_headers=signed)
 
 def main():
     ap = argparse.ArgumentParser()

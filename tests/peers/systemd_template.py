@@ -26,7 +26,13 @@ Behaviour:
  * unit objects live at sd_bus_path_encode("/org/freedesktop/systemd1/unit",
    name) (e.g. kong.service -> /org/freedesktop/systemd1/unit/kong_2eservice)
    with org.freedesktop.systemd1.Unit (Id, Names, LoadState, ActiveState,
-   SubState) and org.freedesktop.systemd1.Service (Result, MainPID).
+   SubState, DropInPaths) and org.freedesktop.systemd1.Service (Result,
+   MainPID, EnvironmentFiles a(sb)).  A unit with "environment_file" has
+   that one EnvironmentFile= and, unless "drop_in_paths" says otherwise,
+   the drop-in /usr/lib/systemd/system/<unit>.d/kong-bootstrap.conf;
+   AddMockUnit(name) adds a loaded unit with neither (Kong's unit without
+   kong-bootstrap's drop-in).  LoadUnit of an unknown name creates it with
+   LoadState "not-found", as systemd does.
  * StartUnit(name, mode) on an inactive/failed unit reads the EnvironmentFile
    exactly like systemd (see parse_env_file below) and launches "exec" in its
    own process group with that environment, like a Type=simple service: the
@@ -384,17 +390,28 @@ def _add_unit(mock, name, cfg, load_state='loaded'):
     mock.units[name] = path
     mock.unit_cfg[name] = dict(cfg or {})
     mock.unit_cfg[name]['pid'] = 0
+    # What systemd reports of the unit's files: the drop-in that gives it
+    # EnvironmentFile= (kong-bootstrap's, unless the test names others) and
+    # the files it reads, as a(sb) (path, "-" prefix).  A not-found unit
+    # has neither.
+    env_file = mock.unit_cfg[name].get('environment_file')
+    drop_ins = mock.unit_cfg[name].get('drop_in_paths')
+    if drop_ins is None:
+        drop_ins = ['/usr/lib/systemd/system/%s.d/kong-bootstrap.conf' % name] if env_file else []
     mock.AddObject(path, UNIT_IFACE, {
         'Id': name,
         'Names': dbus.Array([name], signature='s'),
         'LoadState': load_state,
         'ActiveState': 'inactive',
         'SubState': 'dead',
+        'DropInPaths': dbus.Array(drop_ins, signature='s'),
     }, [])
     obj = mockobject.objects[path]
     obj.AddProperties(SERVICE_IFACE, {
         'Result': 'success',
         'MainPID': dbus.UInt32(0),
+        'EnvironmentFiles': dbus.Array([dbus.Struct((env_file, False), signature='sb')] if env_file else [],
+                                       signature='(sb)'),
     })
     return path
 

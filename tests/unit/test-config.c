@@ -262,6 +262,49 @@ static void test_trust_model(void)
         config_free(c);
 }
 
+/* cloudformation_signal: CloudFormation's StackName pattern, '/', an
+ * alphanumeric logical ID; the ARN's own '/' are part of the stack. */
+static void test_cloudformation_signal(void)
+{
+        static const char *const good[] = {
+                "kong-prod/KongGroup",
+                "k/A1",
+                "arn:aws:cloudformation:us-east-1:123456789012:stack/kong-prod/5b2f0c40-8d2a-11ef-9d5e/"
+                "KongGroup",
+                "arn:aws-us-gov:cloudformation:us-gov-west-1:1:stack/k/x/G",
+        };
+        static const char *const bad[] = {
+                "kong-prod",           "kong-prod/",           "/KongGroup",           "9kong/KongGroup",
+                "kong_prod/KongGroup", "kong-prod/Kong-Group", "arn:evil:x/KongGroup", "arn:aws:a b/G",
+        };
+        Error err = { "" };
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                Config *c = fresh();
+                CHECK(config_set(c, CONFIG_LAYER_USERDATA, "cloudformation_signal", good[i],
+                                 "user-data line 2", &err) == 0);
+                config_free(c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                Config *c = fresh();
+                CHECK(config_set(c, CONFIG_LAYER_FILE, "cloudformation_signal", bad[i], "/etc/c.conf:4",
+                                 &err) < 0);
+                CHECK_CONTAINS(err.msg, "cloudformation_signal from /etc/c.conf:4");
+                CHECK_CONTAINS(err.msg, "is not STACK/LogicalId");
+                config_free(c);
+        }
+        /* Never from a tag, nor on_failure; failure_console is local. */
+        Config *c = fresh();
+        CHECK(config_set(c, CONFIG_LAYER_TAG, "cloudformation_signal", "k/G", "instance tag t", &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_TAG, "on_failure", "keep", "instance tag t", &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "on_failure", "keep", "user-data line 3", &err) == 0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "on_failure", "sometimes", "user-data line 3", &err) < 0);
+        CHECK(config_set(c, CONFIG_LAYER_USERDATA, "failure_console", "/tmp/x", "user-data line 4", &err) <
+              0);
+        CHECK(config_set(c, CONFIG_LAYER_FILE, "failure_console", "", "/etc/c.conf:5", &err) == 0);
+        CHECK_STREQ(config_get(c, CONF_ON_FAILURE), "keep");
+        config_free(c);
+}
+
 static void test_environment_and_set(void)
 {
         Config *c = fresh();
@@ -334,6 +377,7 @@ int main(void)
         RUN(test_bounds);
         RUN(test_endpoints);
         RUN(test_trust_model);
+        RUN(test_cloudformation_signal);
         RUN(test_environment_and_set);
         RUN(test_files_and_confd_order);
         return TEST_EXIT();
