@@ -42,6 +42,7 @@ void boot_done(Boot *b)
         buf_done(&b->env_file);
         strv_free(b->refused_tags);
         free(b->migrations_conf);
+        kong_secrets_done(&b->kong_secrets);
 }
 
 void boot_record_state(BootState state, Stage stage, int exit_status, const char *error)
@@ -235,11 +236,13 @@ static char *aws_endpoint_url(const Boot *b, ConfigKey k, const char *service)
         return xasprintf("https://%s.%s.amazonaws.com", service, b->region);
 }
 
-int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err)
+/* GetSecretValue for 'id' at secret_version_stage, with credentials
+ * refreshed before and, if AWS says they expired, once after. */
+static int fetch_secret_id(Boot *b, const char *id, usec_t timeout, SecretValue *ret, Error *err)
 {
         const Config *c = b->config;
         _cleanup_free_ char *endpoint = aws_endpoint_url(b, CONF_SECRETSMANAGER_ENDPOINT, "secretsmanager");
-        const char *id = config_get(c, CONF_SECRET_ID), *stage = config_get(c, CONF_SECRET_VERSION_STAGE);
+        const char *stage = config_get(c, CONF_SECRET_VERSION_STAGE);
 
         int r = boot_refresh_credentials(b, false, err);
         if (r < 0)
@@ -256,9 +259,115 @@ int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err)
                         r = error_set(err, r,
                                       "AWS rejected fresh role credentials as expired: is the clock right?");
         }
+        return r;
+}
+
+int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err)
+{
+        const Config *c = b->config;
+        int r = fetch_secret_id(b, config_get(c, CONF_SECRET_ID), timeout, ret, err);
         if (r < 0)
                 error_prefix(err, "secret_id from %s", config_source(c, CONF_SECRET_ID));
         return r;
+}
+
+typedef struct KongSecretFetch {
+        Boot *boot;
+        usec_t timeout;
+        bool reuse_db_secret; /* at boot: the database secret was just read */
+} KongSecretFetch;
+
+static int fetch_kong_secret(const char *id, SecretValue *ret, void *userdata, Error *err)
+{
+        KongSecretFetch *f = userdata;
+        Boot *b = f->boot;
+
+        /* One GetSecretValue per distinct secret per boot, the database's
+         * included. */
+        if (f->reuse_db_secret && streq(id, config_get(b->config, CONF_SECRET_ID)) && b->secret.string) {
+                *ret = (SecretValue){
+                        .arn = xstrdup(b->secret.arn),
+                        .name = xstrdup(b->secret.name),
+                        .version_id = xstrdup(b->secret.version_id),
+                        .string = xstrdup(b->secret.string),
+                };
+                return 0;
+        }
+        return fetch_secret_id(b, id, f->timeout, ret, err);
+}
+
+static int read_kong_secrets(Boot *b, usec_t timeout, bool reuse_db_secret, KongSecrets *ret, Error *err)
+{
+        KongSecretFetch f = { b, timeout, reuse_db_secret };
+        KongSecrets ks = { 0 };
+
+        int r = kong_secrets_from_config(b->config, &ks, err);
+        if (r >= 0)
+                r = kong_secrets_fetch(&ks, fetch_kong_secret, &f, err);
+        if (r < 0) {
+                kong_secrets_done(&ks);
+                return r;
+        }
+        *ret = ks;
+        return 0;
+}
+
+/* Kong's other secrets, once per boot (a re-read of the database secret
+ * after an authentication failure does not read them again). */
+static int boot_kong_secrets(Boot *b, Error *err)
+{
+        const Config *c = b->config;
+        usec_t started = now_usec();
+
+        if (b->kong_secrets.fetched || c->n_kong_secrets == 0)
+                return 0;
+        notify_status("reading the secrets kong_secret.* keys map");
+        int r = read_kong_secrets(b, config_get_seconds(c, CONF_AWS_TIMEOUT), true, &b->kong_secrets, err);
+        if (r < 0)
+                return r;
+        const KongSecrets *ks = &b->kong_secrets;
+        _cleanup_buf_ Buf what = { 0 };
+        for (size_t i = 0; i < ks->n_versions; i++)
+                buf_printf(&what, "%s%s version %s", i ? ", " : "", ks->versions[i].arn,
+                           ks->versions[i].version_id);
+        log_info(STAGE_SECRETS, "Kong secret settings: %zu from %zu secret(s): %s (%.1f s)", ks->n_refs,
+                 ks->n_versions, what.data ?: "", (double)(now_usec() - started) / USEC_PER_SEC);
+        return 0;
+}
+
+int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
+{
+        KongSecrets fresh = { 0 }, old;
+        bool changed = false;
+        _cleanup_strv_ char **moved = NULL;
+
+        if (b->config->n_kong_secrets == 0)
+                return KONG_SECRETS_UNCHANGED;
+        int r = read_kong_secrets(b, timeout, false, &fresh, err);
+        if (r < 0)
+                return r;
+        moved = kong_secrets_moved(&b->kong_secrets, &fresh);
+        if (!moved) {
+                kong_secrets_done(&fresh);
+                return KONG_SECRETS_UNCHANGED;
+        }
+        _cleanup_free_ char *list = strv_join(moved, ", ");
+        log_info(STAGE_ROTATION, "Kong secret(s) moved: %s", list);
+        old = b->kong_secrets;
+        b->kong_secrets = fresh;
+        buf_done(&b->kong_conf);
+        buf_done(&b->env_file);
+        r = boot_render(b, false, err);
+        if (r >= 0)
+                r = boot_write_files(b, &changed, err);
+        if (r < 0) {
+                /* The next check finds the same versions moved and tries again. */
+                b->kong_secrets = old;
+                kong_secrets_done(&fresh);
+                return r;
+        }
+        kong_secrets_done(&old);
+        return changed ? KONG_SECRETS_REWRITTEN : KONG_SECRETS_UNCHANGED;
 }
 
 int boot_secret(Boot *b, Error *err)
@@ -287,7 +396,7 @@ int boot_secret(Boot *b, Error *err)
                             *user = sanitize_for_log(b->db.user, 128);
         log_stage_done(STAGE_SECRETS, started, "secret %s version %s: database %s:%s/%s as %s",
                        b->secret.arn, b->secret.version_id, host, b->db.port, dbname, user);
-        return 0;
+        return boot_kong_secrets(b, err);
 }
 
 /* Re-reads the secret: on an authentication failure the database may
@@ -473,7 +582,10 @@ int boot_render(Boot *b, bool for_display, Error *err)
         int r = render_kong_conf(b->config, &b->db, b->instance.vpc_cidrs, for_display, &b->kong_conf, err);
         if (r < 0)
                 return r;
-        return render_env_file(&b->db, for_display, &b->env_file, err);
+        r = render_env_file(&b->db, for_display, &b->env_file, err);
+        if (r < 0)
+                return r;
+        return kong_secrets_render(&b->kong_secrets, for_display, &b->env_file, err);
 }
 
 /* Puts kong.conf back as it was before this write: 'old' (NULL: there

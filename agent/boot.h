@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "imds.h"
+#include "kongsecrets.h"
 #include "log.h"
 #include "secrets.h"
 #include "state.h"
@@ -31,8 +32,9 @@ typedef struct Boot {
         /* Instance tags the trust model refused: "TAG: reason", each
          * logged once (MESSAGE_ID_TAG_REFUSED); `check` fails on them. */
         char **refused_tags;
-        char *migrations_conf;   /* this boot's kong.conf for `kong migrations -c` */
-        struct FleetNode *fleet; /* migrations_finish = after-rollout (fleet.c); freed by its owner */
+        char *migrations_conf;    /* this boot's kong.conf for `kong migrations -c` */
+        KongSecrets kong_secrets; /* kong_secret.<setting>: Kong's other secrets */
+        struct FleetNode *fleet;  /* migrations_finish = after-rollout (fleet.c); freed by its owner */
 } Boot;
 
 void boot_done(Boot *b);
@@ -84,8 +86,21 @@ int boot_refresh_credentials(Boot *b, bool force, Error *err);
 int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err);
 
 /* Reads the secret named by secret_id and resolves the database
- * parameters (b->secret, b->db). */
+ * parameters (b->secret, b->db); then, once per boot, the secrets the
+ * kong_secret.<setting> keys map (b->kong_secrets), one GetSecretValue
+ * per distinct secret. */
 int boot_secret(Boot *b, Error *err);
+
+typedef enum KongSecretsRotation {
+        KONG_SECRETS_UNCHANGED = 0, /* nothing moved, or no mapping is set */
+        KONG_SECRETS_REWRITTEN = 1, /* a file changed: Kong needs a reload */
+} KongSecretsRotation;
+
+/* Day 2: reads every secret kong_secret.<setting> maps; when a version
+ * moved, renders and writes both files once for all of them. On failure
+ * the current values and files stay. Each GetSecretValue retries for at
+ * most 'timeout'. */
+int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err);
 
 /* Waits until Postgres takes our credentials; the connection stays open
  * (b->lock_conn): it is the one that holds the migration lock. */

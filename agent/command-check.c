@@ -58,7 +58,8 @@ static int check_secrets(Boot *b, char **ret_detail, Error *err)
 {
         int r = boot_secret(b, err);
         if (r >= 0)
-                *ret_detail = xasprintf("%s (version %s)", b->secret.arn, b->secret.version_id);
+                *ret_detail = xasprintf("%s (version %s)%s", b->secret.arn, b->secret.version_id,
+                                        b->kong_secrets.n_refs ? "; kong_secret.* settings read" : "");
         return r;
 }
 

@@ -165,6 +165,12 @@ Config *config_free(Config *c)
                 free(c->kong[i].source);
         }
         free(c->kong);
+        for (size_t i = 0; i < c->n_kong_secrets; i++) {
+                free(c->kong_secrets[i].name);
+                free(c->kong_secrets[i].value);
+                free(c->kong_secrets[i].source);
+        }
+        free(c->kong_secrets);
         free(c);
         return NULL;
 }
@@ -192,9 +198,12 @@ static int validate_value(ConfigKey k, const char *v, const char *src, Error *er
 int config_check_permitted(ConfigLayer layer, const char *key, const char *source, Error *err)
 {
         _cleanup_free_ char *shown = sanitize_for_log(key, 64);
-        Trust trust = TRUST_USERDATA; /* kong.<setting>: what Kong runs and exposes */
+        /* kong.<setting>: what Kong runs and exposes; kong_secret.<setting>:
+         * which secret the instance role reads into Kong's environment (a
+         * tag could point ssl_cert at its writer's own certificate). */
+        Trust trust = TRUST_USERDATA;
 
-        if (!startswith(key, "kong.")) {
+        if (!startswith(key, "kong.") && !startswith(key, "kong_secret.")) {
                 int k = config_key_from_name(key);
                 if (k < 0)
                         return error_set(err, -ENOENT, "%s: unknown key '%s'", source, shown);
@@ -212,6 +221,24 @@ int config_check_permitted(ConfigLayer layer, const char *key, const char *sourc
                                  "ec2:CreateTags writes tags; set it in the config file or user-data)",
                                  source, shown);
         return 0;
+}
+
+/* Later layers win; an earlier layer's value is ignored. */
+static void kong_list_set(KongSetting **list, size_t *n, ConfigLayer layer, const char *name,
+                          const char *value, const char *source)
+{
+        for (size_t i = 0; i < *n; i++) {
+                if (streq((*list)[i].name, name)) {
+                        if (layer < (*list)[i].layer)
+                                return;
+                        (*list)[i].layer = layer;
+                        free_and_strdup(&(*list)[i].value, value);
+                        free_and_strdup(&(*list)[i].source, source);
+                        return;
+                }
+        }
+        *list = xrealloc(*list, (*n + 1) * sizeof(KongSetting));
+        (*list)[(*n)++] = (KongSetting){ layer, xstrdup(name), xstrdup(value), xstrdup(source) };
 }
 
 int config_set(Config *c, ConfigLayer layer, const char *key, const char *value, const char *source,
@@ -240,19 +267,22 @@ int config_set(Config *c, ConfigLayer layer, const char *key, const char *value,
                                          "%s: '%s' cannot be set here: the database password comes from the "
                                          "secret named by secret_id",
                                          source, shown);
-                for (size_t i = 0; i < c->n_kong; i++) {
-                        if (streq(c->kong[i].name, name)) {
-                                if (layer < c->kong[i].layer)
-                                        return 0;
-                                c->kong[i].layer = layer;
-                                free_and_strdup(&c->kong[i].value, value);
-                                free_and_strdup(&c->kong[i].source, source);
-                                return 0;
-                        }
-                }
-                c->kong = xrealloc(c->kong, (c->n_kong + 1) * sizeof(KongSetting));
-                c->kong[c->n_kong++] =
-                        (KongSetting){ layer, xstrdup(name), xstrdup(value), xstrdup(source) };
+                kong_list_set(&c->kong, &c->n_kong, layer, name, value, source);
+                return 0;
+        }
+        /* Kong's other secrets: which setting, from which secret. The
+         * reference is checked when it is used (kongsecrets.c). */
+        if (startswith(key, "kong_secret.")) {
+                const char *name = key + strlen("kong_secret.");
+                int r = config_check_permitted(layer, key, source, err);
+                if (r < 0)
+                        return r;
+                if (!kong_setting_name_is_valid(name))
+                        return error_set(err, -EINVAL,
+                                         "%s: '%s' does not name a Kong setting (lower case letters, digits "
+                                         "and '_')",
+                                         source, shown);
+                kong_list_set(&c->kong_secrets, &c->n_kong_secrets, layer, name, value, source);
                 return 0;
         }
 
@@ -309,14 +339,16 @@ int kong_conf_parse(const char *text, size_t len, const char *origin, KongConfLi
 
                 _cleanup_free_ char *line = xmalloc(raw.len + 1);
                 size_t o = 0;
+                bool glued_comment = false; /* "x#y": a '#' right after text */
                 /* Kong's reading: an unescaped '#' starts a comment, '\#' is a '#'. */
                 for (size_t i = 0; i < raw.len; i++) {
                         if (raw.data[i] == '\\' && i + 1 < raw.len && raw.data[i + 1] == '#') {
                                 line[o++] = '#';
                                 i++;
-                        } else if (raw.data[i] == '#')
+                        } else if (raw.data[i] == '#') {
+                                glued_comment = i > 0 && !isspace((unsigned char)raw.data[i - 1]);
                                 break;
-                        else
+                        } else
                                 line[o++] = raw.data[i];
                 }
                 line[o] = '\0';
@@ -340,6 +372,13 @@ int kong_conf_parse(const char *text, size_t len, const char *origin, KongConfLi
                                 _cleanup_free_ char *shown = sanitize_for_log(key, 64);
                                 return error_set(err, -EINVAL, "%s: invalid key '%s'", source, shown);
                         }
+                /* SECRET#JSON-KEY: here '#' starts a comment, which would
+                 * silently hand Kong the whole secret. */
+                if (glued_comment && startswith(key, "kong_secret."))
+                        return error_set(err, -EINVAL,
+                                         "%s: '#' starts a comment in this file; write '\\#' before a JSON "
+                                         "key (SECRET-ID\\#KEY)",
+                                         source);
                 int r = fn(key, value, source, userdata, err);
                 if (r < 0)
                         return r;
@@ -446,7 +485,13 @@ int config_load_environ(Config *c, char *const *envp, Error *err)
                 _cleanup_free_ char *key = xstrdup(var + strlen(ENV_PREFIX));
                 for (char *q = key; *q; q++)
                         *q = (char)tolower((unsigned char)*q);
-                if (config_key_from_name(key) < 0 && startswith(key, "kong_")) {
+                /* KONG_BOOTSTRAP_KONG_SECRET_<SETTING>: kong_secret.<setting>
+                 * (Kong has no setting named secret_…). */
+                if (config_key_from_name(key) < 0 && startswith(key, "kong_secret_")) {
+                        char *k = xasprintf("kong_secret.%s", key + strlen("kong_secret_"));
+                        free(key);
+                        key = k;
+                } else if (config_key_from_name(key) < 0 && startswith(key, "kong_")) {
                         char *k = xasprintf("kong.%s", key + strlen("kong_"));
                         free(key);
                         key = k;

@@ -86,6 +86,10 @@ typedef struct Config {
         Setting settings[_CONF_MAX];
         KongSetting *kong;
         size_t n_kong;
+        /* kong_secret.<setting> keys: 'value' names a Secrets Manager
+         * secret ("ID-OR-ARN[#JSON-KEY]"); see kongsecrets.h. */
+        KongSetting *kong_secrets;
+        size_t n_kong_secrets;
 } Config;
 
 int config_new(Config **ret);
@@ -98,7 +102,7 @@ static inline void config_freep(Config **c)
 const char *config_key_name(ConfigKey k);
 int config_key_from_name(const char *name);
 
-/* Sets 'key' (a ConfigKey name or kong.<setting>) from 'source'. Unknown
+/* Sets 'key' (a ConfigKey name, kong.<setting> or kong_secret.<setting>) from 'source'. Unknown
  * keys are refused, naming the source, and so are keys the layer may not
  * set (config_check_permitted()) and values out of type or bounds. A
  * value from an earlier layer than the one set is ignored. */
@@ -135,7 +139,8 @@ int config_load_text(Config *c, ConfigLayer layer, const char *text, size_t len,
 int config_load_file(Config *c, const char *path, bool must_exist, Error *err);
 /* All *.conf in 'dir', in lexical order; a missing dir is fine. */
 int config_load_dir(Config *c, const char *dir, Error *err);
-/* KONG_BOOTSTRAP_<KEY>; KONG_BOOTSTRAP_KONG_<SETTING> is kong.<setting>
+/* KONG_BOOTSTRAP_<KEY>; KONG_BOOTSTRAP_KONG_SECRET_<SETTING> is
+ * kong_secret.<setting>; KONG_BOOTSTRAP_KONG_<SETTING> is kong.<setting>
  * unless <KEY> is one of ours (kong_bin, kong_conf, …). */
 int config_load_environ(Config *c, char *const *envp, Error *err);
 /* "KEY=VALUE" from --set. */

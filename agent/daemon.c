@@ -283,11 +283,20 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         Error err;
         int r;
 
+        /* Kong's other secrets (kong_secret.*): new versions are written
+         * here, and the one reload below applies them all. */
+        r = boot_rotate_kong_secrets(b, DAEMON_AWS_TIMEOUT, &err);
+        if (r < 0)
+                log_warning(STAGE_ROTATION, "Kong secret settings: keeping the current values: %s", err.msg);
+        d->reload_pending = d->reload_pending || r == KONG_SECRETS_REWRITTEN;
         if (reload_kong(d, &err) < 0) {
                 log_error(STAGE_ROTATION, "Kong still runs with the previous password: %s", err.msg);
                 next = ROTATION_RETRY_INTERVAL;
                 goto out;
         }
+        if (r == KONG_SECRETS_REWRITTEN)
+                log_stage_done(STAGE_ROTATION, started,
+                               "Kong secret settings: env file rewritten and Kong reloaded");
         r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
         if (r < 0) {
                 log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);

@@ -305,12 +305,14 @@ static bool is_valid_utf8(const unsigned char *s)
         return true;
 }
 
-int env_file_quote(const char *value, Buf *out)
+static int env_file_quote_internal(const char *value, bool newlines, Buf *out)
 {
-        /* systemd refuses values that are not UTF-8 or hold control
-         * characters (env_value_is_valid()). */
+        /* systemd refuses values that are not UTF-8; we also refuse control
+         * characters, but for line feeds where the caller allows them
+         * (inside "…" systemd's parser keeps them, and env_value_is_valid()
+         * of systemd 252 accepts them). */
         for (const unsigned char *p = (const unsigned char *)value; *p; p++)
-                if (*p < 0x20 || *p == 0x7f)
+                if ((*p < 0x20 && !(newlines && *p == '\n')) || *p == 0x7f)
                         return -EINVAL;
         if (!is_valid_utf8((const unsigned char *)value))
                 return -EINVAL;
@@ -322,6 +324,16 @@ int env_file_quote(const char *value, Buf *out)
         }
         buf_puts(out, "\"");
         return 0;
+}
+
+int env_file_quote(const char *value, Buf *out)
+{
+        return env_file_quote_internal(value, false, out);
+}
+
+int env_file_quote_lines(const char *value, Buf *out)
+{
+        return env_file_quote_internal(value, true, out);
 }
 
 typedef struct Line {

@@ -45,6 +45,9 @@ char *kong_ip_list_problem(const char *value);
 /* Appends 'value' double-quoted so that systemd's EnvironmentFile= parser
  * yields exactly these bytes (it unescapes \" \\ \` \$ inside "…"). */
 int env_file_quote(const char *value, Buf *out);
+/* The same, for a value of several lines (PEM): line feeds stay line
+ * feeds inside the quotes; other control characters are refused. */
+int env_file_quote_lines(const char *value, Buf *out);
 
 /* 'provenance': a comment above each setting says where it came from (for
  * `render`; the file Kong reads stays free of it so that a moved source

@@ -24,6 +24,17 @@ data "aws_iam_policy_document" "kong_node" {
     resources = [aws_db_instance.kong.master_user_secret[0].secret_arn]
   }
 
+  # Kong's other secrets: exactly the ones user-data maps (kong_secret.*).
+  dynamic "statement" {
+    for_each = length(local.kong_secret_arns) == 0 ? [] : [local.kong_secret_arns]
+    content {
+      sid       = "ReadKongSecrets"
+      effect    = "Allow"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = statement.value
+    }
+  }
+
   statement {
     sid    = "CompleteKongLifecycleHooks"
     effect = "Allow"

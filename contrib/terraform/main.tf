@@ -13,6 +13,11 @@ locals {
     https = 8443
   }
   status_port = 8100
+  # kong_secret.<setting> lines for user-data ('\#' before a JSON key: '#'
+  # starts a comment in kong-bootstrap's config format) and the distinct
+  # secret ARNs the instance role may read for them.
+  kong_secret_lines = join("", [for setting, ref in var.kong_secrets : "kong_secret.${setting} = ${replace(ref, "#", "\\#")}\n"])
+  kong_secret_arns  = distinct([for ref in values(var.kong_secrets) : split("#", ref)[0]])
 }
 
 # ---- Security groups (Kong's AWS guide, narrowed to what the nodes use) ----
@@ -236,7 +241,8 @@ resource "aws_launch_template" "kong" {
 
   # kong-bootstrap's config (same format as kong-bootstrap.conf). The
   # RDS-managed secret holds only username and password, so the endpoint
-  # comes from here. No secret value is in user-data.
+  # comes from here. No secret value is in user-data: kong_secret.* lines
+  # name secrets (var.kong_secrets).
   user_data = base64encode(<<-EOT
     #kong-bootstrap
     secret_id = ${aws_db_instance.kong.master_user_secret[0].secret_arn}
@@ -245,6 +251,7 @@ resource "aws_launch_template" "kong" {
     pg_database = kong
     lifecycle_hook = kong-launch
     autoscaling_group = ${local.asg_name}
+    ${local.kong_secret_lines}
   EOT
   )
 

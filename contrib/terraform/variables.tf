@@ -93,6 +93,16 @@ variable "secret_kms_key_arn" {
   default     = null
 }
 
+variable "kong_secrets" {
+  description = "Kong's other secrets: Kong setting => Secrets Manager ARN, optionally #JSON-KEY (e.g. license_data = ARN, ssl_cert = ARN#cert, ssl_cert_key = ARN#key). Each becomes kong_secret.<setting> in user-data (KONG_<SETTING> in Kong's env file) and the instance role may read each ARN."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition     = alltrue([for s, ref in var.kong_secrets : can(regex("^[a-z0-9_]+$", s)) && can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^#]+(#.+)?$", ref))])
+    error_message = "Keys are Kong setting names (lower case, digits, _); values full secret ARNs, optionally #JSON-KEY."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

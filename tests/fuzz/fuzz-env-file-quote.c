@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * env_file_quote(): whatever it accepts, systemd's EnvironmentFile= must
- * load and pass to kong exactly. The model follows systemd's env-file.c
+ * env_file_quote() and env_file_quote_lines() (PEM content of several
+ * lines, kong_secret.*): whatever they accept, systemd's EnvironmentFile=
+ * must load and pass to kong exactly. The model follows systemd's env-file.c
  * (parse_env_file_internal() from the '=' on, load_env_file_push()'s UTF-8
  * check, and strv_env_clean() in exec, which drops values with control
  * characters other than '\n').
@@ -140,23 +141,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size > FUZZ_MAX_INPUT)
                 return 0;
         char *value = fuzz_strndup(data, size);
-        Buf out = { 0 };
+        int (*const quote[])(const char *, Buf *) = { env_file_quote, env_file_quote_lines };
 
-        buf_puts(&out, "");
-        if (env_file_quote(value, &out) >= 0) {
-                if (!systemd_env_value_is_valid(value)) {
-                        fprintf(stderr, "env_file_quote() accepted a value systemd refuses (not UTF-8 by "
-                                        "systemd's rules, or a control character)\n");
-                        abort();
+        for (size_t q = 0; q < 2; q++) {
+                Buf out = { 0 };
+                buf_puts(&out, "");
+                if (quote[q](value, &out) >= 0) {
+                        if (!systemd_env_value_is_valid(value) || (q == 0 && strchr(value, '\n'))) {
+                                fprintf(stderr,
+                                        "%s accepted a value systemd refuses (not UTF-8 by systemd's "
+                                        "rules, or a control character)\n",
+                                        q ? "env_file_quote_lines()" : "env_file_quote()");
+                                abort();
+                        }
+                        char *back = systemd_read_value(out.data);
+                        if (strcmp(back, value) != 0) {
+                                fprintf(stderr, "value:  '%s'\nquoted: '%s'\nread:   '%s'\n", value,
+                                        out.data, back);
+                                abort();
+                        }
+                        free(back);
                 }
-                char *back = systemd_read_value(out.data);
-                if (strcmp(back, value) != 0) {
-                        fprintf(stderr, "value:  '%s'\nquoted: '%s'\nread:   '%s'\n", value, out.data, back);
-                        abort();
-                }
-                free(back);
+                buf_done(&out);
         }
-        buf_done(&out);
         free(value);
         return 0;
 }
