@@ -67,6 +67,10 @@ class SecretsLeak(StackTestCase):
         frags = [f.encode() for f in self.all_fragments()]
         hits = []
         skip = {os.path.realpath(st.kong_env_file)}
+        # Kong writes PEM content it was given (ssl_cert_key = <PEM>) to
+        # <prefix>/ssl/ and uses that path (prefix_handler.lua): its copy,
+        # on tmpfs like .kong_env, not a file of ours.
+        kong_ssl = os.path.realpath(os.path.join(st.tmp, "run", "kong-prefix", "ssl")) + os.sep
         scanned = set()
         # <tmp>/run is a symlink to tmpfs (/dev/shm): followed, so the run
         # directory (status.json, the migrations' staging copy) is read too.
@@ -75,7 +79,8 @@ class SecretsLeak(StackTestCase):
                 p = os.path.join(root, fn)
                 # Kong's own <prefix>/.kong_env holds the password by
                 # design (Kong writes it; the prefix is on tmpfs).
-                if os.path.realpath(p) in skip or fn == ".kong_env" or not os.path.isfile(p):
+                if (os.path.realpath(p) in skip or fn == ".kong_env" or os.path.realpath(p).startswith(kong_ssl)
+                        or not os.path.isfile(p)):
                     continue
                 scanned.add(os.path.realpath(p))
                 try:
