@@ -269,16 +269,14 @@ static bool interrupted(const Daemon *d)
         return d->termination_why || sigterm_pending();
 }
 
-/* After a callback whose waits were interrupted: the drain, if a notice
- * came (a pending SIGTERM is the loop's next event). */
+/* After a callback whose waits the hook interrupted for a notice: the
+ * drain. (For a pending SIGTERM the loop's next event is on_sigterm.) */
 static bool abandoned_for_termination(Daemon *d, const char *work)
 {
-        if (!interrupted(d))
+        if (!d->termination_why)
                 return false;
-        log_notice(STAGE_ROTATION, "%s abandoned: %s", work,
-                   d->termination_why ?: "the agent is asked to stop");
-        if (d->termination_why)
-                start_drain(d, d->termination_why, true);
+        log_notice(STAGE_ROTATION, "%s abandoned: %s", work, d->termination_why);
+        start_drain(d, d->termination_why, true);
         return true;
 }
 
