@@ -13,6 +13,16 @@
  *   mere `systemctl stop/restart kong-bootstrap`, leave Kong alone;
  * - the watchdog (WatchdogSec=) is fed by the loop, and by every slow wait.
  *
+ * The loop runs one callback at a time, and a rotation check can wait for
+ * minutes (GetSecretValue, a database login, Kong's reload job). So the
+ * termination watch also runs from inside those waits: the interrupt hook
+ * (retry.h), asked at least every second by every slow wait, reads IMDS
+ * when the watch is due; once it sees a termination notice (or a SIGTERM
+ * is pending) every wait ends, the rotation check is abandoned (files are
+ * written atomically, so none is half-written) and the drain starts. A
+ * notice is thus seen within one watch interval plus a second, whatever
+ * the rotation check is doing.
+ *
  * Draining: POST {"status":"draining"} to /status/ready (what `kong drain`
  * does), so the load balancer's health check fails and it stops sending
  * traffic; wait drain_timeout; on a termination notice, stop Kong's unit
@@ -49,7 +59,10 @@ typedef struct Daemon {
         bool draining;
         bool stop_kong_after_drain; /* false at shutdown: systemd stops Kong after us */
         bool imds_warned;
-        bool reload_pending; /* files changed, Kong not reloaded yet */
+        bool reload_pending;   /* files changed, Kong not reloaded yet */
+        bool probing;          /* reading IMDS for a termination notice */
+        usec_t probe_due;      /* when the termination watch is due next */
+        char *termination_why; /* a notice seen from inside a slow wait */
         int exit_status;
 } Daemon;
 
@@ -192,35 +205,86 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
 
 /* ---- termination watch --------------------------------------------------- */
 
-static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdata)
+/* Reads IMDS for a termination notice: why it is coming, or NULL. */
+static char *termination_probe(Daemon *d)
 {
-        Daemon *d = userdata;
         Boot *b = d->boot;
         _cleanup_free_ char *state = NULL, *spot = NULL;
         Error err;
 
+        d->probing = true;
+        d->probe_due = now_usec() + TERMINATION_WATCH_INTERVAL;
         int r = imds_get(b->imds, "meta-data/autoscaling/target-lifecycle-state", &state, &err);
         if (r >= 0 && streq(strip(state), "Terminated")) {
-                start_drain(d, "the Auto Scaling group is terminating this instance", true);
-                return 0;
+                d->probing = false;
+                return xstrdup("the Auto Scaling group is terminating this instance");
         }
         if (r < 0 && r != -ENOENT && !d->imds_warned) {
                 log_warning(STAGE_DRAIN, "cannot watch for termination: %s", err.msg);
                 d->imds_warned = true;
         }
         r = imds_get(b->imds, "meta-data/spot/instance-action", &spot, &err);
+        d->probing = false;
         if (r >= 0) {
                 _cleanup_free_ char *shown = sanitize_for_log(strip(spot), 200);
-                _cleanup_free_ char *why = xasprintf("spot instance interruption notice %s", shown);
-                start_drain(d, why, true);
-                return 0;
+                return xasprintf("spot instance interruption notice %s", shown);
         }
         if (r != -ENOENT && !d->imds_warned) {
                 log_warning(STAGE_DRAIN, "cannot watch for spot notices: %s", err.msg);
                 d->imds_warned = true;
         }
+        return NULL;
+}
+
+static int on_termination_check(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+        _cleanup_free_ char *why = termination_probe(d);
+
+        if (why) {
+                start_drain(d, why, true);
+                return 0;
+        }
         (void)daemon_rearm(s, TERMINATION_WATCH_INTERVAL, "termination");
         return 0;
+}
+
+static bool sigterm_pending(void)
+{
+        sigset_t pending;
+        return sigpending(&pending) >= 0 &&
+               (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
+/* The interrupt hook (retry.h): true when the work in progress must give
+ * way to a drain. Reads IMDS when the watch is due. */
+static bool termination_interrupts(void *userdata)
+{
+        Daemon *d = userdata;
+
+        if (d->draining || d->probing)
+                return false;
+        if (!d->termination_why && now_usec() >= d->probe_due)
+                d->termination_why = termination_probe(d);
+        return d->termination_why || sigterm_pending();
+}
+
+/* True when the waits of the work in progress were interrupted: its
+ * failure is no failure to report. */
+static bool interrupted(const Daemon *d)
+{
+        return d->termination_why || sigterm_pending();
+}
+
+/* After a callback whose waits the hook interrupted for a notice: the
+ * drain. (For a pending SIGTERM the loop's next event is on_sigterm.) */
+static bool abandoned_for_termination(Daemon *d, Stage stage, const char *work)
+{
+        if (!d->termination_why)
+                return false;
+        log_notice(stage, "%s abandoned: %s", work, d->termination_why);
+        start_drain(d, d->termination_why, true);
+        return true;
 }
 
 /* ---- rotation watch ------------------------------------------------------ */
@@ -286,10 +350,14 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         /* Kong's other secrets (kong_secret.*): new versions are written
          * here, and the one reload below applies them all. */
         r = boot_rotate_kong_secrets(b, DAEMON_AWS_TIMEOUT, &err);
+        if (r < 0 && interrupted(d))
+                goto out;
         if (r < 0)
                 log_warning(STAGE_ROTATION, "Kong secret settings: keeping the current values: %s", err.msg);
         d->reload_pending = d->reload_pending || r == KONG_SECRETS_REWRITTEN;
         if (reload_kong(d, &err) < 0) {
+                if (interrupted(d))
+                        goto out;
                 log_error(STAGE_ROTATION, "Kong still runs with the previous password: %s", err.msg);
                 next = ROTATION_RETRY_INTERVAL;
                 goto out;
@@ -299,7 +367,8 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
                                "Kong secret settings: env file rewritten and Kong reloaded");
         r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
         if (r < 0) {
-                log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
+                if (!interrupted(d))
+                        log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
                 goto out;
         }
         if (streq(fresh.version_id, b->secret.version_id)) {
@@ -332,6 +401,8 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         /* Prove the new credentials before Kong depends on them. */
         r = db_wait(&db, 0, &conn, NULL, &err);
         PQfinish(conn);
+        if (r < 0 && interrupted(d))
+                goto out;
         if (r < 0) {
                 log_warning(
                         STAGE_ROTATION,
@@ -342,6 +413,8 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
                 goto out;
         }
         r = apply_rotation(d, &fresh, &db, &err);
+        if (r < 0 && interrupted(d))
+                goto out; /* the files are written (atomically) or not at all */
         if (r < 0) {
                 log_error(STAGE_ROTATION, "cannot apply the new secret version: %s", err.msg);
                 next = ROTATION_RETRY_INTERVAL;
@@ -353,6 +426,8 @@ out:
         db_params_done(&db);
         db_secret_done(&secret);
         secret_value_done(&fresh);
+        if (abandoned_for_termination(d, STAGE_ROTATION, "the rotation check"))
+                return 0;
         (void)daemon_rearm(s, next, "rotation");
         return 0;
 }
@@ -363,6 +438,10 @@ static int on_fleet_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Daemon *d = userdata;
         fleet_tick(d->boot);
+        /* Its waits (DescribeAutoScalingGroups, the database) end on a
+         * termination notice too; then the drain, not the next tick. */
+        if (abandoned_for_termination(d, STAGE_FLEET, "the fleet check"))
+                return 0;
         (void)daemon_rearm(s, jittered(fleet_interval(d->boot)), "fleet registry");
         return 0;
 }
@@ -425,6 +504,9 @@ int daemon_run(Boot *b)
                 goto fail;
         /* … and from every slow wait inside a callback. */
         retry_set_keepalive(watchdog_ping, NULL);
+        /* … and the termination watch runs from inside them too. */
+        d.probe_due = now_usec() + TERMINATION_WATCH_INTERVAL;
+        retry_set_interrupt(termination_interrupts, &d);
         log_info(STAGE_BOOT, "watching for termination (every %llu s) and secret rotation (every ~%llu s)",
                  (unsigned long long)(TERMINATION_WATCH_INTERVAL / USEC_PER_SEC),
                  (unsigned long long)(config_get_seconds(c, CONF_ROTATION_INTERVAL) / USEC_PER_SEC));
@@ -436,6 +518,8 @@ fail:
         log_error(STAGE_BOOT, "cannot set up the event loop: %s", strerror(-r));
 out:
         retry_set_keepalive(NULL, NULL);
+        retry_set_interrupt(NULL, NULL);
+        free(d.termination_why);
         sd_event_source_unref(d.termination);
         sd_event_source_unref(d.rotation);
         sd_event_source_unref(d.drain_timer);

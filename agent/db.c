@@ -8,8 +8,9 @@
 #include "notify.h"
 #include "retry.h"
 
-#define DB_CONNECT_TIMEOUT "10"
-#define DB_LOCK_SLICE      (5 * USEC_PER_SEC) /* longest lock_timeout of one wait */
+#define DB_CONNECT_TIMEOUT      "10"
+#define DB_CONNECT_TIMEOUT_USEC (10 * USEC_PER_SEC)
+#define DB_LOCK_SLICE           (5 * USEC_PER_SEC) /* longest lock_timeout of one wait */
 /* How long past what the server was asked to take (lock_timeout) an answer
  * may be late before the connection counts as mute. */
 #define DB_ANSWER_GRACE (5 * USEC_PER_SEC)
@@ -94,7 +95,15 @@ static const char *permanent_hint(const char *m)
         return "check pg_sslmode and pg_sslrootcert against the server's certificate";
 }
 
-static PGconn *db_connect_once(const DbParams *p)
+static int wait_socket(PGconn *conn, short events, usec_t deadline);
+
+/* libpq's non-blocking connect (PQconnectPoll), not PQconnectdb: the
+ * interrupt hook (retry.h) is asked every RETRY_POLL_INTERVAL while the
+ * server, TLS or authentication keeps us waiting. connect_timeout does not
+ * apply to a polled connect; DB_CONNECT_TIMEOUT_USEC bounds the whole
+ * attempt instead. 0 with *ret set (its status says whether it connected),
+ * -ETIMEDOUT, -ECANCELED or -ENOMEM. */
+static int db_connect_once(const DbParams *p, PGconn **ret)
 {
         const char *keywords[24], *values[24];
         size_t n = 0;
@@ -122,7 +131,33 @@ static PGconn *db_connect_once(const DbParams *p)
         KV("application_name", "kong-bootstrap");
         KV(NULL, NULL);
 #undef KV
-        return PQconnectdbParams(keywords, values, 0);
+        PGconn *conn = PQconnectStartParams(keywords, values, 0);
+        if (!conn)
+                return -ENOMEM;
+        usec_t deadline = now_usec() + DB_CONNECT_TIMEOUT_USEC;
+        PostgresPollingStatusType st =
+                PQstatus(conn) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+        while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+                for (;;) {
+                        if (retry_interrupted()) {
+                                PQfinish(conn);
+                                return -ECANCELED;
+                        }
+                        usec_t now = now_usec();
+                        if (now >= deadline) {
+                                PQfinish(conn);
+                                return -ETIMEDOUT;
+                        }
+                        usec_t until =
+                                deadline - now > RETRY_POLL_INTERVAL ? now + RETRY_POLL_INTERVAL : deadline;
+                        int r = wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, until);
+                        if (r != -ETIMEDOUT)
+                                break; /* ready, or a socket error PQconnectPoll reports */
+                }
+                st = PQconnectPoll(conn);
+        }
+        *ret = conn;
+        return 0;
 }
 
 static char *conn_error(PGconn *conn)
@@ -140,12 +175,18 @@ int db_wait(const DbParams *p, usec_t timeout, PGconn **ret, unsigned *ret_attem
         for (unsigned attempt = 1;; attempt++) {
                 if (ret_attempts)
                         *ret_attempts = attempt;
-                PGconn *conn = db_connect_once(p);
-                if (conn && PQstatus(conn) == CONNECTION_OK) {
+                PGconn *conn = NULL;
+                int r = db_connect_once(p, &conn);
+                if (r == -ECANCELED)
+                        return error_set(err, r, "stopped connecting to Postgres %s:%s", p->host, p->port);
+                if (r >= 0 && PQstatus(conn) == CONNECTION_OK) {
                         *ret = conn;
                         return 0;
                 }
-                _cleanup_free_ char *m = conn_error(conn);
+                _cleanup_free_ char *m =
+                        r == -ETIMEDOUT
+                                ? xasprintf("timeout expired: no connection within %s s", DB_CONNECT_TIMEOUT)
+                                : conn_error(conn);
                 PQfinish(conn);
 
                 switch (db_classify_error(m)) {

@@ -7,9 +7,17 @@
 
 #include "build-config.h"
 #include "log.h"
+#include "retry.h"
 #include "sigv4.h"
 
-static CURL *handle;
+/* One handle per nesting level: a transfer in flight asks the interrupt
+ * hook (retry.h), which may make requests of its own (the daemon's
+ * termination watch reads IMDS while a GetSecretValue waits). libcurl
+ * forbids re-using a handle from inside its own callbacks; each level keeps
+ * its own connection cache. */
+#define HTTP_MAX_NESTING 3
+static CURL *handles[HTTP_MAX_NESTING];
+static unsigned nesting;
 /* AWS's clock minus ours, in seconds (see http_aws_now()). */
 static long aws_clock_offset;
 /* AWS accepts signatures within 5 minutes of its clock; an answer refusing
@@ -109,6 +117,14 @@ static bool skew_refusal(const HttpResponse *resp, long *ret_offset)
         return false;
 }
 
+/* Called by libcurl about once a second, or more often, while a transfer
+ * is in flight, connecting included: non-zero aborts it. */
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+        return retry_interrupted() ? 1 : 0;
+}
+
 static void slist_free_wiped(struct curl_slist *l)
 {
         for (struct curl_slist *i = l; i; i = i->next)
@@ -124,6 +140,7 @@ static int errno_from_curl(CURLcode c)
         case CURLE_COULDNT_RESOLVE_HOST:
         case CURLE_COULDNT_RESOLVE_PROXY: return -EHOSTUNREACH;
         case CURLE_OUT_OF_MEMORY: return -ENOMEM;
+        case CURLE_ABORTED_BY_CALLBACK: return -ECANCELED;
         default: return -EIO;
         }
 }
@@ -137,8 +154,11 @@ static int perform_once(const HttpRequest *req, HttpResponse *ret, Error *err)
         _cleanup_secret_ char *token_header = NULL;
         CURLcode c;
 
+        if (nesting >= HTTP_MAX_NESTING)
+                return error_set(err, -EBUSY, "%s: HTTP requests nested too deep", req->url);
+        CURL *handle = handles[nesting];
         if (!handle) {
-                handle = curl_easy_init();
+                handle = handles[nesting] = curl_easy_init();
                 if (!handle)
                         return error_set(err, -ENOMEM, "cannot initialise libcurl");
         } else
@@ -156,6 +176,8 @@ static int perform_once(const HttpRequest *req, HttpResponse *ret, Error *err)
         curl_easy_setopt(handle, CURLOPT_USERAGENT, "kong-bootstrap/" PACKAGE_VERSION);
         curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, (long)(req->timeout / USEC_PER_MSEC));
         curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, (long)(req->timeout / USEC_PER_MSEC));
+        curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, on_progress);
         if (req->no_proxy)
                 curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
         if (req->tls_no_verify) {
@@ -210,7 +232,9 @@ static int perform_once(const HttpRequest *req, HttpResponse *ret, Error *err)
         if (headers)
                 curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
 
+        nesting++;
         c = curl_easy_perform(handle);
+        nesting--;
 
         /* Drop every reference to our secrets from the handle. */
         curl_easy_setopt(handle, CURLOPT_HTTPHEADER, NULL);
@@ -221,6 +245,8 @@ static int perform_once(const HttpRequest *req, HttpResponse *ret, Error *err)
                 buf_done(&resp.body);
                 if (sink.overflow)
                         return error_set(err, r, "%s: response larger than %zu bytes", req->url, sink.max);
+                if (r == -ECANCELED)
+                        return error_set(err, r, "%s: abandoned for more urgent work", req->url);
                 return error_set(err, r, "%s: %s", req->url, errbuf[0] ? errbuf : curl_easy_strerror(c));
         }
         curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &resp.status);
@@ -251,9 +277,11 @@ int http_perform(const HttpRequest *req, HttpResponse *ret, Error *err)
 
 void http_cleanup(void)
 {
-        if (handle)
-                curl_easy_cleanup(handle);
-        handle = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(handles); i++) {
+                if (handles[i])
+                        curl_easy_cleanup(handles[i]);
+                handles[i] = NULL;
+        }
 }
 
 bool http_status_is_retryable(long status)

@@ -28,8 +28,15 @@ bool backoff_wait(Backoff *b)
                 d = b->deadline - now;
         b->attempt++;
         retry_waiting(d + 30 * USEC_PER_SEC);
-        sleep_usec(d);
-        return true;
+        for (;;) {
+                if (retry_interrupted())
+                        return false;
+                if (d == 0)
+                        return true;
+                usec_t slice = d < RETRY_POLL_INTERVAL ? d : RETRY_POLL_INTERVAL;
+                sleep_usec(slice);
+                d -= slice;
+        }
 }
 
 static KeepaliveFn keepalive;
@@ -46,4 +53,24 @@ void retry_waiting(usec_t usec)
         notify_extend_timeout(usec);
         if (keepalive)
                 keepalive(keepalive_userdata);
+}
+
+static InterruptFn interrupt;
+static void *interrupt_userdata;
+static bool interrupt_running;
+
+void retry_set_interrupt(InterruptFn fn, void *userdata)
+{
+        interrupt = fn;
+        interrupt_userdata = userdata;
+}
+
+bool retry_interrupted(void)
+{
+        if (!interrupt || interrupt_running)
+                return false;
+        interrupt_running = true;
+        bool r = interrupt(interrupt_userdata);
+        interrupt_running = false;
+        return r;
 }

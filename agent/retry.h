@@ -38,7 +38,8 @@ typedef struct Backoff {
 void backoff_init(Backoff *b, usec_t timeout, usec_t base, usec_t cap);
 usec_t backoff_delay(const Backoff *b);
 /* Sleeps before the next attempt; false (without sleeping) when the
- * deadline has passed. Runs retry_waiting() first. */
+ * deadline has passed, false (at once) when retry_interrupted(). Runs
+ * retry_waiting() first. */
 bool backoff_wait(Backoff *b);
 
 /* A slow wait is under way: EXTEND_TIMEOUT_USEC='usec' to systemd, then
@@ -48,3 +49,24 @@ void retry_waiting(usec_t usec);
 typedef void (*KeepaliveFn)(void *userdata);
 /* Sets the hook retry_waiting() runs; NULL removes it. */
 void retry_set_keepalive(KeepaliveFn fn, void *userdata);
+
+/*
+ * Slow work that yields to something more urgent: the daemon's termination
+ * watch must not wait behind a rotation check (daemon.c).
+ *
+ * While an interrupt hook is set, every slow wait asks it at least every
+ * RETRY_POLL_INTERVAL: backoff_wait() between slices of its sleep, an HTTP
+ * transfer in flight (http.c, from curl's progress callback), a systemd job
+ * (systemd.c), a database connect (db.c). The hook may do network I/O (the
+ * daemon's reads IMDS: it re-enters the HTTP helper, on a handle of its
+ * own); it is never called from inside itself. When it answers true the
+ * wait ends at once: backoff_wait() returns false, the others fail with
+ * -ECANCELED, and the caller abandons its work. Writes are atomic
+ * (fileio.c), so abandoned work leaves no half-written file.
+ */
+#define RETRY_POLL_INTERVAL (1 * USEC_PER_SEC)
+typedef bool (*InterruptFn)(void *userdata);
+/* Sets the interrupt hook; NULL removes it. */
+void retry_set_interrupt(InterruptFn fn, void *userdata);
+/* Asks the hook (false without one, or when called from inside it). */
+bool retry_interrupted(void);

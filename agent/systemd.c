@@ -103,7 +103,13 @@ static int unit_job(const char *method, const char *verb, const char *unit, usec
                 if (r > 0)
                         continue;
                 retry_waiting(deadline - now + 10 * USEC_PER_SEC);
-                r = sd_bus_wait(bus, deadline - now);
+                if (retry_interrupted()) {
+                        /* The job goes on in systemd; we stop waiting for it. */
+                        r = error_set(err, -ECANCELED, "stopped waiting for the %s job of %s", verb, unit);
+                        goto out;
+                }
+                r = sd_bus_wait(bus,
+                                deadline - now < RETRY_POLL_INTERVAL ? deadline - now : RETRY_POLL_INTERVAL);
                 if (r < 0) {
                         error_set(err, r, "lost the system bus during the %s job of %s: %s", verb, unit,
                                   strerror(-r));

@@ -2,12 +2,16 @@
 """Issue 13: a wrong clock at boot.
 
 The agent runs under libfaketime (Debian's faketime; the monotonic clock
-stays real: FAKETIME_DONT_FAKE_MONOTONIC=1) 15 minutes fast or slow.
+stays real: FAKETIME_DONT_FAKE_MONOTONIC=1, and tests/peers/timerfd_real.c
+preloaded first, since libfaketime moves sd-event's absolute
+CLOCK_MONOTONIC timerfds by the fake offset whatever that variable says)
+15 minutes fast or slow.
 Secrets Manager (tests/peers/faultproxy.py in front of moto) and Auto
 Scaling (tests/peers/autoscaling.py) refuse signatures more than 5 minutes
 off with AWS's text and a Date header; the agent corrects its signing clock
-from that Date, once, logs it once, and boot, lifecycle completion and
-`render` succeed.
+from that Date, once, logs it once, and boot, lifecycle completion, a
+rotation of the secret (the daemon's timers run on the real monotonic
+clock) and `render` succeed.
 
 Run: /usr/bin/python3 tests/integration/test_clock_skew.py
 """
@@ -15,18 +19,29 @@ import os
 import time
 import unittest
 
-from common import Stack
+from common import Stack, systemd_template
 from lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
+from stack import REPO, wait_for
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+TIMERFD_REAL = os.environ.get("KONG_BOOTSTRAP_TIMERFD_REAL") or os.path.join(REPO, "build", "tests",
+                                                                             "timerfd-real.so")
 SKEW_RECORD = "clock skew: AWS's clock"
 
 
 def faketime_env(offset):
     if not os.path.exists(LIBFAKETIME):
         raise RuntimeError("libfaketime missing: apt-get install faketime (tests/setup-deps)")
-    return {"LD_PRELOAD": LIBFAKETIME, "FAKETIME": offset, "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-            "FAKETIME_NO_CACHE": "1"}
+    if not os.path.exists(TIMERFD_REAL):
+        raise RuntimeError("%s missing: build it (ninja -C build), or set KONG_BOOTSTRAP_TIMERFD_REAL"
+                           % TIMERFD_REAL)
+    # timerfd_real first: its timerfd_settime() is found before libfaketime's
+    return {"LD_PRELOAD": "%s %s" % (TIMERFD_REAL, LIBFAKETIME), "FAKETIME": offset,
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_NO_CACHE": "1"}
+
+
+def env_password(path):
+    return systemd_template.load_env_file(path).get("KONG_PG_PASSWORD")
 
 
 class ClockSkew(LifecycleTestCase):
@@ -43,12 +58,12 @@ class ClockSkew(LifecycleTestCase):
         return self.config(secretsmanager_endpoint=self.st.faultproxy_url, lifecycle_hook=LAUNCH_HOOK,
                            **kw)
 
-    def check_direction(self, offset, expect_sign):
+    def check_direction(self, offset, expect_sign, new_password):
         st = self.st
         self.active(LAUNCH_HOOK)
         env = faketime_env(offset)
         # the fake clock is in effect in the agent
-        a = self.start_daemon(self.skew_config(), env=env)
+        a = self.start_daemon(self.skew_config(rotation_interval=2), env=env)
         self.wait_booted(a, timeout=60)
         err = self.stderr_of(a)
         self.assertEqual(err.count(SKEW_RECORD), 1, self.agent_story(a))
@@ -68,10 +83,27 @@ class ClockSkew(LifecycleTestCase):
                          [(200, "CONTINUE")], self.agent_story(a))
         self.assertEqual([c for c in self.calls() if c["status"] != 200], [], self.agent_story(a))
 
-        # (rotation is not exercised under libfaketime: it shifts the
-        # absolute CLOCK_MONOTONIC timerfds sd-event arms by the fake offset,
-        # FAKETIME_DONT_FAKE_MONOTONIC or not, so the daemon's timers never
-        # fire; its GetSecretValue is the same call `render` makes below)
+        # Rotation: the daemon's timers fire (real monotonic clock), its
+        # GetSecretValue is signed on the corrected clock from the start
+        st.set_db_password(new_password)
+        st.update_secret(password=new_password)
+        wait_for(lambda: env_password(st.kong_env_file) == new_password, 20, "the rotation under a skewed clock",
+                 proc=a, detail=lambda: self.agent_story(a), error=self.failureException)
+        wait_for(lambda: [r for r in st.systemd_calls() if r.get("method") == "ReloadUnit"], 10,
+                 "Kong reloaded", proc=a, detail=lambda: self.agent_story(a), error=self.failureException)
+        self.assertEqual(self.wait_ready(5)[0], 200, self.agent_story(a))
+        err = self.stderr_of(a)
+        self.assertIn("env file rewritten and Kong reloaded", err)
+        self.assertEqual(err.count(SKEW_RECORD), 1, self.agent_story(a))
+        # one refusal at boot, then every GetSecretValue (the boot's, the
+        # rotation checks') signed right and answered
+        reqs = st.faultproxy_requests()
+        self.assertEqual([r["action"] for r in reqs], ["skew"] + ["forward"] * (len(reqs) - 1), reqs)
+        self.assertGreaterEqual(len(reqs), 3, "boot + the rotation check: %s" % reqs)
+        self.assertEqual({r["status"] for r in reqs[1:]}, {200}, reqs)
+        for text in (err, self.agent_story(a)):
+            self.assertNotIn(new_password, text)
+        self.assertIsNone(a.poll(), self.agent_story(a))
         self.sigterm(a)
         self.wait_exit(a, 60)
 
@@ -85,10 +117,10 @@ class ClockSkew(LifecycleTestCase):
             self.assertNotIn(Stack.PASSWORD, text)
 
     def test_clock_15_minutes_fast(self):
-        self.check_direction("+15m", -1)
+        self.check_direction("+15m", -1, "Rotated-on-a-fast-clock-4k")
 
     def test_clock_15_minutes_slow(self):
-        self.check_direction("-15m", +1)
+        self.check_direction("-15m", +1, "Rotated-on-a-slow-clock-8m")
 
     def test_right_clock_no_record(self):
         """Control: the same boot without faketime logs no correction."""

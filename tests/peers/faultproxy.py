@@ -41,6 +41,9 @@ later than … (… + 5 min.)" (logged with action "skew").
   probability  applies with this probability (0..1)
   after, until applies only between these times (epoch seconds, time.time())
   target       applies only when X-Amz-Target contains this text
+  announce     true: log the request (action "arrived") when it arrives,
+               before any delay, besides the record when it is answered --
+               so a test sees a slow answer in progress
   barrier      N: the first N requests the rule applies to are held until
                all N have arrived (or "barrier_timeout" seconds, default 30,
                passed since the first), then all are answered at once --
@@ -281,6 +284,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             idx, rule = self._pick(cfg)
             rule = rule or {"action": "forward"}
             action = rule.get("action", "forward")
+            if rule.get("announce"):
+                st.log({"time": arrived, "listener": self.server.index, "client_port": self.client_address[1],
+                        "method": self.command, "path": self.path, "target": self.headers.get("X-Amz-Target"),
+                        "secret_id": secret_id, "action": "arrived", "rule": idx, "status": None})
             if rule.get("delay"):
                 time.sleep(float(rule["delay"]))
             status = self._act(action, rule, body)

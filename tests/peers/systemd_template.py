@@ -51,6 +51,10 @@ Behaviour:
    `kong prepare` and new nginx workers see the new file); inactive unit ->
    job "failed".  Recorded as one "ReloadUnit" record (plus its internal
    "ReloadUnit(stop)").
+ * The mock method SetJobDelay(method, seconds) holds the JobRemoved of
+   every later job of that method (e.g. "ReloadUnit") for that long: a
+   slow ExecReload, whose job systemd removes only when it has run
+   (0 clears it).
  * Manager.SystemState is "running"; the mock method SetSystemState(s)
    changes it ("stopping" during a shutdown).
  * Every Start/Stop/Restart/Reload call is appended to call_log.
@@ -363,6 +367,7 @@ def load(mock, parameters):
     mock.units = {}
     mock.unit_cfg = {}
     mock.unit_failure = {}
+    mock.job_delays = {}
     mock.sd_call_log = parameters.get('call_log')
 
     mock.AddProperties(MAIN_IFACE, {'Version': 'v252-kong-bootstrap-mock'})
@@ -444,7 +449,7 @@ def _set_state(mock, name, active, sub, result=None, pid=None):
         obj.UpdateProperties(SERVICE_IFACE, props)
 
 
-def _new_job(mock, name, result):
+def _new_job(mock, name, result, method=None):
     job_id = mock.next_job_id
     mock.next_job_id += 1
     job_path = f'{PATH_PREFIX}/job/{job_id}'
@@ -454,7 +459,11 @@ def _new_job(mock, name, result):
         mock.EmitSignal(MAIN_IFACE, 'JobRemoved', 'uoss',
                         [dbus.UInt32(job_id), job_path, name, result])
         return False
-    GLib.idle_add(emit)
+    delay = mock.job_delays.get(method, 0)
+    if delay:
+        GLib.timeout_add(int(delay * 1000), emit)
+    else:
+        GLib.idle_add(emit)
     return job_path
 
 
@@ -498,7 +507,7 @@ def _start(mock, name, mode, method, record_extra=None):
         rec.update(record_extra or {})
         rec.update(extra or {})
         _log(mock, rec)
-        return _new_job(mock, name, result)
+        return _new_job(mock, name, result, method)
 
     if name in mock.unit_failure:
         svc_result = mock.unit_failure[name]
@@ -694,6 +703,15 @@ def SetUnitFailure(self, name, result):
         self.unit_failure[name] = str(result)
     else:
         self.unit_failure.pop(name, None)
+
+
+@dbus.service.method(MOCK_IFACE, in_signature='sd')
+def SetJobDelay(self, method, seconds):
+    '''Hold the JobRemoved of later jobs of method for seconds (0 clears).'''
+    if seconds > 0:
+        self.job_delays[str(method)] = float(seconds)
+    else:
+        self.job_delays.pop(str(method), None)
 
 
 @dbus.service.method(MOCK_IFACE, in_signature='s')

@@ -49,8 +49,54 @@ static void test_backoff_schedule_deterministic(void)
         CHECK(backoff_delay(&b) == 1); /* full jitter: may retry at once */
 }
 
+typedef struct Asked {
+        unsigned calls;
+        unsigned answer_true_from; /* the call from which the hook says "stop" */
+        bool nested_was_false;
+} Asked;
+
+static bool count_and_answer(void *userdata)
+{
+        Asked *a = userdata;
+        a->calls++;
+        /* asked again from inside itself (its own waits): never recursed */
+        a->nested_was_false = !retry_interrupted();
+        return a->calls >= a->answer_true_from;
+}
+
+static void test_interrupt_hook(void)
+{
+        Backoff b;
+
+        CHECK(!retry_interrupted()); /* no hook */
+
+        /* A 3 s sleep is cut into 1 s slices, the hook asked before each;
+         * when it says stop, backoff_wait() gives up at once. */
+        Asked a = { .answer_true_from = 2 };
+        retry_set_interrupt(count_and_answer, &a);
+        backoff_init(&b, 60 * USEC_PER_SEC, 3 * USEC_PER_SEC, 3 * USEC_PER_SEC);
+        b.random = top_of_range;
+        usec_t started = now_usec();
+        CHECK(!backoff_wait(&b));
+        usec_t took = now_usec() - started;
+        CHECK(a.calls == 2);
+        CHECK(a.nested_was_false);
+        CHECK(took >= RETRY_POLL_INTERVAL && took < 2 * RETRY_POLL_INTERVAL);
+
+        /* A hook that never says stop: the whole delay, asked every slice. */
+        a = (Asked){ .answer_true_from = 1000 };
+        backoff_init(&b, 60 * USEC_PER_SEC, 2500 * USEC_PER_MSEC, 2500 * USEC_PER_MSEC);
+        b.random = top_of_range;
+        CHECK(backoff_wait(&b));
+        CHECK(a.calls == 4); /* before 1 s, 1 s, 0.5 s, and after */
+
+        retry_set_interrupt(NULL, NULL);
+        CHECK(!retry_interrupted());
+}
+
 int main(void)
 {
+        RUN(test_interrupt_hook);
         RUN(test_backoff_schedule_deterministic);
         RUN(test_backoff_bounds);
         return TEST_EXIT();
