@@ -108,7 +108,7 @@ class Atomic(StackTestCase):
         was, no temp file left; with room again the same run succeeds."""
         st = self.st
         envdir = os.path.dirname(st.kong_env_file)
-        self.mount_tmpfs(envdir, "16k", "0700")
+        self.mount_tmpfs(envdir, "32k", "0700")   # kong.env, its temp file, status.json
         self.assertEqual(fs_type(envdir), "tmpfs")
         code, out, err = self.run_agent()
         self.assertExit(0, code)
@@ -138,7 +138,7 @@ class Atomic(StackTestCase):
         code, out, err = self.run_agent()
         self.assertExit(15, code)
         self.assertUnchanged(snap)
-        self.assertNoTempFiles(envdir, ["kong.env", "filler"])
+        self.assertNoTempFiles(envdir, ["kong.env", "filler", os.path.basename(st.status_file)])
         self.assertNoTempFiles(os.path.dirname(st.kong_conf), ["kong.conf"])
         self.assertNotIn(long_pw[:20], err + out)
         self.assertIn(st.kong_env_file, err)
