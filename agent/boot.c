@@ -236,9 +236,11 @@ static char *aws_endpoint_url(const Boot *b, ConfigKey k, const char *service)
         return xasprintf("https://%s.%s.amazonaws.com", service, b->region);
 }
 
-/* GetSecretValue for 'id' at secret_version_stage, with credentials
- * refreshed before and, if AWS says they expired, once after. */
-static int fetch_secret_id(Boot *b, const char *id, usec_t timeout, SecretValue *ret, Error *err)
+/* GetSecretValue for 'id' (from the setting 'key') at
+ * secret_version_stage, with credentials refreshed before and, if AWS says
+ * they expired, once after. */
+static int fetch_secret_id(Boot *b, const char *id, const char *key, usec_t timeout, SecretValue *ret,
+                           Error *err)
 {
         const Config *c = b->config;
         _cleanup_free_ char *endpoint = aws_endpoint_url(b, CONF_SECRETSMANAGER_ENDPOINT, "secretsmanager");
@@ -247,14 +249,15 @@ static int fetch_secret_id(Boot *b, const char *id, usec_t timeout, SecretValue 
         int r = boot_refresh_credentials(b, false, err);
         if (r < 0)
                 return r;
-        r = secrets_get_value(endpoint, b->region, &b->credentials, id, stage, timeout, ret, err);
+        r = secrets_get_value(endpoint, b->region, &b->credentials, id, key, stage, timeout, ret, err);
         if (r == -EKEYEXPIRED) {
                 /* Rotated under us: one fresh set from IMDS, one more try. */
                 log_info(STAGE_SECRETS, "AWS says the role credentials expired; reading new ones from IMDS");
                 r = boot_refresh_credentials(b, true, err);
                 if (r < 0)
                         return r;
-                r = secrets_get_value(endpoint, b->region, &b->credentials, id, stage, timeout, ret, err);
+                r = secrets_get_value(endpoint, b->region, &b->credentials, id, key, stage, timeout, ret,
+                                      err);
                 if (r == -EKEYEXPIRED)
                         r = error_set(err, r,
                                       "AWS rejected fresh role credentials as expired: is the clock right?");
@@ -265,7 +268,8 @@ static int fetch_secret_id(Boot *b, const char *id, usec_t timeout, SecretValue 
 int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err)
 {
         const Config *c = b->config;
-        int r = fetch_secret_id(b, config_get(c, CONF_SECRET_ID), timeout, ret, err);
+        int r = fetch_secret_id(b, config_get(c, CONF_SECRET_ID), config_key_name(CONF_SECRET_ID), timeout,
+                                ret, err);
         if (r < 0)
                 error_prefix(err, "secret_id from %s", config_source(c, CONF_SECRET_ID));
         return r;
@@ -277,7 +281,7 @@ typedef struct KongSecretFetch {
         bool reuse_db_secret; /* at boot: the database secret was just read */
 } KongSecretFetch;
 
-static int fetch_kong_secret(const char *id, SecretValue *ret, void *userdata, Error *err)
+static int fetch_kong_secret(const char *id, const char *key, SecretValue *ret, void *userdata, Error *err)
 {
         KongSecretFetch *f = userdata;
         Boot *b = f->boot;
@@ -293,7 +297,7 @@ static int fetch_kong_secret(const char *id, SecretValue *ret, void *userdata, E
                 };
                 return 0;
         }
-        return fetch_secret_id(b, id, f->timeout, ret, err);
+        return fetch_secret_id(b, id, key, f->timeout, ret, err);
 }
 
 static int read_kong_secrets(Boot *b, usec_t timeout, bool reuse_db_secret, KongSecrets *ret, Error *err)

@@ -6,6 +6,7 @@
 #include "autoscaling.h"
 #include "boot.h"
 #include "probe.h"
+#include "registry.h"
 
 /*
  * check predicts run: every stage run takes is asked what it can be asked
@@ -22,6 +23,7 @@ typedef enum CheckId {
         CHECK_SECRETS,
         CHECK_CA,
         CHECK_POSTGRES,
+        CHECK_FLEET,
         CHECK_RENDER,
         CHECK_KONG,
         CHECK_SCHEMA,
@@ -37,6 +39,7 @@ typedef struct Check {
         Stage stage; /* where run would fail: the exit status */
         unsigned needs;
         int (*run)(Boot *b, char **ret_detail, Error *err);
+        bool (*applies)(const Config *c); /* NULL: always; otherwise no line when false */
 } Check;
 
 static int check_imds(Boot *b, char **ret_detail, Error *err)
@@ -77,6 +80,27 @@ static int check_postgres(Boot *b, char **ret_detail, Error *err)
                 *ret_detail = xasprintf("%s:%s/%s as %s", b->db.host, b->db.port, b->db.dbname, b->db.user);
         PQfinish(b->lock_conn);
         b->lock_conn = NULL;
+        return r;
+}
+
+static bool after_rollout(const Config *c)
+{
+        return streq(config_get(c, CONF_MIGRATIONS_FINISH), "after-rollout");
+}
+
+/* migrations_finish = after-rollout: run creates (or uses) the fleet
+ * registry's schema right after the database stage (fleet_boot_register());
+ * asked here with read-only queries on a connection of its own. */
+static int check_fleet(Boot *b, char **ret_detail, Error *err)
+{
+        PGconn *conn = NULL;
+        int r = db_wait(&b->db, 0, &conn, NULL, err);
+        if (r >= 0)
+                r = registry_check(conn, &b->db, ret_detail, err);
+        PQfinish(conn);
+        if (r == -EACCES || r == -EPROTO)
+                error_prefix(err, "migrations_finish from %s",
+                             config_source(b->config, CONF_MIGRATIONS_FINISH));
         return r;
 }
 
@@ -146,6 +170,7 @@ static const Check checks[_CHECK_MAX] = {
         [CHECK_CA] = { "ca", STAGE_DATABASE, NEEDS(CHECK_CONFIG), check_ca },
         [CHECK_POSTGRES] = { "postgres", STAGE_DATABASE, NEEDS(CHECK_SECRETS) | NEEDS(CHECK_CA),
                              check_postgres },
+        [CHECK_FLEET] = { "fleet", STAGE_FLEET, NEEDS(CHECK_POSTGRES), check_fleet, after_rollout },
         [CHECK_RENDER] = { "render", STAGE_RENDER, NEEDS(CHECK_SECRETS), check_render },
         [CHECK_KONG] = { "kong", STAGE_MIGRATIONS, NEEDS(CHECK_CONFIG), check_kong },
         [CHECK_SCHEMA] = { "schema", STAGE_MIGRATIONS,
@@ -169,6 +194,8 @@ int command_check(Config *c, const char *config_path)
 
         for (CheckId id = 0; id < _CHECK_MAX; id++) {
                 const Check *k = &checks[id];
+                if (k->applies && !k->applies(c))
+                        continue;
                 if ((k->needs & passed) != k->needs) {
                         _cleanup_free_ char *why = NULL;
                         for (CheckId n = 0; n < _CHECK_MAX; n++)

@@ -207,9 +207,10 @@ static int fetch_one(KongSecrets *ks, size_t first, KongSecretFetchFn fetch, voi
 {
         const KongSecretRef *lead = &ks->refs[first];
         _cleanup_free_ char *shown_id = sanitize_for_log(lead->secret_id, 2048);
+        _cleanup_free_ char *key = xasprintf("kong_secret.%s", lead->setting);
         SecretValue secret = { 0 };
 
-        int r = fetch(lead->secret_id, &secret, userdata, err);
+        int r = fetch(lead->secret_id, key, &secret, userdata, err);
         if (r < 0) {
                 error_prefix(err, "kong_secret.%s from %s", lead->setting, lead->source);
                 return r;

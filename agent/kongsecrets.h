@@ -64,8 +64,10 @@ int kong_secret_ref_parse(const char *setting, const char *value, const char *so
 int kong_secrets_from_config(const Config *c, KongSecrets *ret, Error *err);
 
 /* GetSecretValue for 'secret_id' (the caller's client, retries and
- * errors). */
-typedef int (*KongSecretFetchFn)(const char *secret_id, SecretValue *ret, void *userdata, Error *err);
+ * errors); 'key' is the setting that names it ("kong_secret.<setting>",
+ * the first of those sharing the secret), for the caller's hints. */
+typedef int (*KongSecretFetchFn)(const char *secret_id, const char *key, SecretValue *ret, void *userdata,
+                                 Error *err);
 
 /* One fetch per distinct secret id; each setting's value picked (the
  * whole SecretString or its JSON key) and checked. Errors name the

@@ -146,6 +146,14 @@ static int create_schema(PGconn *conn, const DbParams *p, Error *err)
         return query(conn, "COMMIT", 0, NULL, NULL, NULL, err);
 }
 
+static int too_new(long version, Error *err)
+{
+        return error_set(err, -EPROTO,
+                         "the fleet registry's schema " REGISTRY_SCHEMA
+                         " is at version %ld, newer than this agent knows (%d): upgrade kong-bootstrap",
+                         version, REGISTRY_VERSION);
+}
+
 int registry_setup(PGconn *conn, const DbParams *p, usec_t lock_timeout, Error *err)
 {
         long version = 0;
@@ -153,11 +161,7 @@ int registry_setup(PGconn *conn, const DbParams *p, usec_t lock_timeout, Error *
         if (r < 0)
                 return r;
         if (version > REGISTRY_VERSION)
-                return error_set(
-                        err, -EPROTO,
-                        "the fleet registry's schema " REGISTRY_SCHEMA
-                        " is at version %ld, newer than this agent knows (%d): upgrade kong-bootstrap",
-                        version, REGISTRY_VERSION);
+                return too_new(version, err);
         if (version == REGISTRY_VERSION)
                 return REGISTRY_CURRENT;
 
@@ -180,6 +184,129 @@ int registry_exists(PGconn *conn, bool *ret, Error *err)
         if (r < 0)
                 return r;
         *ret = version > 0;
+        return 0;
+}
+
+/* What the agent does with each relation of the registry once it is
+ * there: registry_setup() reads meta; registry_upsert(), _list() and
+ * _delete() use nodes; _record_finish() and the two finish readers use
+ * finishes, whose id comes from its sequence. */
+static const struct {
+        const char *rel;
+        const char *priv;
+        bool sequence;
+} needed_privileges[] = {
+        { "meta", "SELECT", false },     { "nodes", "SELECT", false },
+        { "nodes", "INSERT", false },    { "nodes", "UPDATE", false },
+        { "nodes", "DELETE", false },    { "finishes", "SELECT", false },
+        { "finishes", "INSERT", false }, { "finishes_id_seq", "USAGE", true },
+};
+
+/* "GRANT x, y ON kong_bootstrap.rel TO "user"; …" for the privileges the
+ * user lacks on the relations that are there; *ret_incomplete when one is
+ * not (run would create it). */
+static int missing_privileges(PGconn *conn, const DbParams *p, char **ret, bool *ret_incomplete, Error *err)
+{
+        _cleanup_buf_ Buf grants = { 0 }, privs = { 0 };
+
+        *ret_incomplete = false;
+        for (size_t i = 0; i < ELEMENTSOF(needed_privileges); i++) {
+                const char *params[] = { needed_privileges[i].rel, needed_privileges[i].priv };
+                PGresult *res = NULL;
+                int r = query(conn,
+                              needed_privileges[i].sequence
+                                      ? "SELECT has_sequence_privilege(c.oid, $2) FROM pg_class c JOIN "
+                                        "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+                                        "'" REGISTRY_SCHEMA "' AND c.relname = $1"
+                                      : "SELECT has_table_privilege(c.oid, $2) FROM pg_class c JOIN "
+                                        "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+                                        "'" REGISTRY_SCHEMA "' AND c.relname = $1",
+                              2, params, &res, NULL, err);
+                if (r < 0)
+                        return r;
+                bool present = PQntuples(res) == 1, held = present && streq(PQgetvalue(res, 0, 0), "t");
+                PQclear(res);
+                if (!present)
+                        *ret_incomplete = true;
+                else if (!held)
+                        buf_printf(&privs, "%s%s", privs.len ? ", " : "", needed_privileges[i].priv);
+                bool last_of_rel = i + 1 == ELEMENTSOF(needed_privileges) ||
+                                   !streq(needed_privileges[i + 1].rel, needed_privileges[i].rel);
+                if (!last_of_rel || privs.len == 0)
+                        continue;
+                buf_printf(&grants, "%sGRANT %.*s ON %s" REGISTRY_SCHEMA ".%s TO \"%s\"",
+                           grants.len ? "; " : "", (int)privs.len, privs.data,
+                           needed_privileges[i].sequence ? "SEQUENCE " : "", needed_privileges[i].rel,
+                           p->user);
+                privs.len = 0;
+        }
+        *ret = grants.len ? xstrndup(grants.data, grants.len) : NULL;
+        return 0;
+}
+
+int registry_check(PGconn *conn, const DbParams *p, char **ret_detail, Error *err)
+{
+        PGresult *res = NULL;
+        int r = query(conn,
+                      "SELECT n.oid IS NOT NULL, has_database_privilege(current_database(), 'CREATE'), "
+                      "COALESCE(has_schema_privilege(n.oid, 'USAGE'), false), "
+                      "COALESCE(has_schema_privilege(n.oid, 'CREATE'), false) "
+                      "FROM (SELECT 1) AS one LEFT JOIN pg_namespace n ON n.nspname = '" REGISTRY_SCHEMA "'",
+                      0, NULL, &res, NULL, err);
+        if (r < 0)
+                return r;
+        bool exists = streq(PQgetvalue(res, 0, 0), "t"), db_create = streq(PQgetvalue(res, 0, 1), "t"),
+             usage = streq(PQgetvalue(res, 0, 2), "t"), schema_create = streq(PQgetvalue(res, 0, 3), "t");
+        PQclear(res);
+
+        if (!exists) {
+                if (!db_create)
+                        return no_create(p, err);
+                *ret_detail = xasprintf("no schema " REGISTRY_SCHEMA " yet; '%s' may create it (CREATE on "
+                                        "database '%s')",
+                                        p->user, p->dbname);
+                return 0;
+        }
+        if (!usage)
+                return error_set(
+                        err, -EACCES,
+                        "the database user '%s' may not use the fleet registry's schema " REGISTRY_SCHEMA
+                        " in database '%s' (GRANT USAGE ON SCHEMA " REGISTRY_SCHEMA " TO \"%s\")",
+                        p->user, p->dbname, p->user);
+
+        _cleanup_free_ char *grants = NULL;
+        bool incomplete = false;
+        r = missing_privileges(conn, p, &grants, &incomplete, err);
+        if (r < 0)
+                return r;
+        if (grants)
+                return error_set(err, -EACCES,
+                                 "the database user '%s' lacks privileges on the fleet registry's "
+                                 "schema " REGISTRY_SCHEMA " in database '%s' (%s)",
+                                 p->user, p->dbname, grants);
+
+        long version = 0;
+        r = current_version(conn, &version, err);
+        if (r < 0)
+                return r;
+        if (version > REGISTRY_VERSION)
+                return too_new(version, err);
+        if (version < REGISTRY_VERSION || incomplete) {
+                if (!db_create)
+                        return no_create(p, err);
+                if (!schema_create)
+                        return error_set(err, -EACCES,
+                                         "the database user '%s' may not complete the fleet registry's "
+                                         "schema " REGISTRY_SCHEMA
+                                         " in database '%s' (GRANT CREATE ON SCHEMA " REGISTRY_SCHEMA
+                                         " TO \"%s\")",
+                                         p->user, p->dbname, p->user);
+                *ret_detail = xasprintf("schema " REGISTRY_SCHEMA " at version %ld; '%s' may bring it to "
+                                        "version %d (CREATE on database '%s' and on the schema)",
+                                        version, p->user, REGISTRY_VERSION, p->dbname);
+                return 0;
+        }
+        *ret_detail = xasprintf("schema " REGISTRY_SCHEMA " version %ld: '%s' may use it", version, p->user);
         return 0;
 }
 

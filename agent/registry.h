@@ -72,6 +72,13 @@ int registry_setup(PGconn *conn, const DbParams *p, usec_t lock_timeout, Error *
 /* Whether kong_bootstrap exists (read-only; `fleet`). */
 int registry_exists(PGconn *conn, bool *ret, Error *err);
 
+/* Whether registry_setup() would succeed, read-only (`check`): the schema
+ * is there, at this agent's version, with USAGE on it and the privileges
+ * the agent needs on its tables; or it is not there (or older) and the
+ * user may create it. Fails with the GRANT that is missing (-EACCES), or
+ * -EPROTO for a newer schema. *ret_detail says what was found. */
+int registry_check(PGconn *conn, const DbParams *p, char **ret_detail, Error *err);
+
 /* Inserts or updates this node's row: state, versions, heartbeat now;
  * 'schema_state' < 0 leaves the last one recorded. */
 int registry_upsert(PGconn *conn, const RegistryNode *self, Error *err);

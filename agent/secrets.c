@@ -84,7 +84,7 @@ out:
         return r;
 }
 
-static char *explain_error(const char *code, const char *message, const char *secret_id)
+static char *explain_error(const char *code, const char *message, const char *secret_id, const char *id_key)
 {
         if (!code)
                 return NULL;
@@ -94,8 +94,8 @@ static char *explain_error(const char *code, const char *message, const char *se
                         "on its key)",
                         secret_id);
         if (streq(code, "ResourceNotFoundException"))
-                return xasprintf("no secret '%s' in this account and region (check secret_id and region)",
-                                 secret_id);
+                return xasprintf("no secret '%s' in this account and region (check %s and region)",
+                                 secret_id, id_key);
         if (streq(code, "DecryptionFailure"))
                 return xasprintf("Secrets Manager cannot decrypt '%s': the KMS key policy must allow the "
                                  "instance role kms:Decrypt",
@@ -104,8 +104,8 @@ static char *explain_error(const char *code, const char *message, const char *se
 }
 
 int secrets_get_value(const char *endpoint, const char *region, const AwsCredentials *creds,
-                      const char *secret_id, const char *version_stage, usec_t timeout, SecretValue *ret,
-                      Error *err)
+                      const char *secret_id, const char *id_key, const char *version_stage, usec_t timeout,
+                      SecretValue *ret, Error *err)
 {
         char *headers[] = { "Content-Type: application/x-amz-json-1.1",
                             "X-Amz-Target: secretsmanager.GetSecretValue", NULL };
@@ -153,7 +153,7 @@ int secrets_get_value(const char *endpoint, const char *region, const AwsCredent
                         long status = resp.status;
                         http_response_done(&resp);
 
-                        _cleanup_free_ char *explained = explain_error(code, message, shown_id);
+                        _cleanup_free_ char *explained = explain_error(code, message, shown_id, id_key);
                         _cleanup_free_ char *shown_code = sanitize_for_log(code ?: "", 64);
                         r = error_set(err, -EPROTO, "GetSecretValue for '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
                                       shown_id, explained ?: "", explained ? " " : "", status,

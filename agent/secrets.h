@@ -31,10 +31,12 @@ void db_secret_done(DbSecret *s);
 void json_install_wiping_hooks(void);
 
 /* Retries what is retryable until 'timeout'. -EKEYEXPIRED when AWS says
- * the credentials expired (the caller fetches new ones and calls again). */
+ * the credentials expired (the caller fetches new ones and calls again).
+ * 'id_key' names the setting that gave secret_id ("secret_id",
+ * "kong_secret.license_data"), for the hint of a secret that is not there. */
 int secrets_get_value(const char *endpoint, const char *region, const AwsCredentials *creds,
-                      const char *secret_id, const char *version_stage, usec_t timeout, SecretValue *ret,
-                      Error *err);
+                      const char *secret_id, const char *id_key, const char *version_stage, usec_t timeout,
+                      SecretValue *ret, Error *err);
 
 /* The body of a GetSecretValue 200 response. */
 int secrets_parse_response(const char *body, size_t len, SecretValue *ret, Error *err);

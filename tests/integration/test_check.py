@@ -15,7 +15,7 @@ from common import Stack, password_fragments
 from lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
 from stack import free_port
 
-EXIT_DATABASE, EXIT_MIGRATIONS, EXIT_SYSTEMD, EXIT_LIFECYCLE = 13, 14, 16, 18
+EXIT_DATABASE, EXIT_MIGRATIONS, EXIT_SYSTEMD, EXIT_LIFECYCLE, EXIT_FLEET = 13, 14, 16, 18, 19
 CHECKS = ["imds", "config", "secrets", "ca", "postgres", "render", "kong", "schema", "unit", "lifecycle"]
 
 
@@ -74,6 +74,7 @@ class Check(LifecycleTestCase):
         self.assertEqual(os.path.dirname(argv[1][3]), os.path.dirname(self.st.kong_env_file))
         beats = self.calls("RecordLifecycleActionHeartbeat")
         self.assertEqual([(b["status"], b["code"]) for b in beats], [(400, "ValidationError")], beats)
+        self.assertNotIn("fleet", got, "a fleet line although migrations_finish = manual\n" + out)
         self.assertChangedNothing()
 
     def test_schema_up_to_date(self):
@@ -161,6 +162,75 @@ class Check(LifecycleTestCase):
         self.assertVerdicts(got, schema="FAIL")
         self.assertIn("needs bootstrap, but migrations = off (from ", got["schema"][1])
 
+    # -------------------------------------- migrations_finish = after-rollout --
+    def registry_exists(self):
+        return self.st.db_query("SELECT count(*) FROM pg_namespace WHERE nspname = 'kong_bootstrap'")[0][0] == 1
+
+    def test_fleet_registry_needs_create_on_database(self):
+        """run would create schema kong_bootstrap right after the database
+        stage and fail with exit 19 without CREATE on the database; check
+        says so, with the same GRANT, and creates nothing."""
+        self.st.db_query("REVOKE CREATE ON DATABASE kong FROM kong")
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(EXIT_FLEET, code)
+        self.assertVerdicts(got, fleet="FAIL")
+        self.assertIn("migrations_finish from ", got["fleet"][1])
+        self.assertIn('GRANT CREATE ON DATABASE "kong" TO "kong"', got["fleet"][1])
+        self.assertIn("migrations_finish = after-rollout cannot be used", got["fleet"][1])
+        # in run's stage order: after postgres, before render
+        names = [m.group(1) for m in re.finditer(r"^(?:ok|FAIL|skip) +(\S+)", out, re.M)]
+        self.assertEqual(names.index("fleet"), names.index("postgres") + 1, out)
+        self.assertFalse(self.registry_exists(), "check created the registry")
+        self.assertChangedNothing()
+
+        self.st.db_query("GRANT CREATE ON DATABASE kong TO kong")
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(0, code)
+        self.assertVerdicts(got, fleet="ok")
+        self.assertIn("no schema kong_bootstrap yet; 'kong' may create it", got["fleet"][1])
+        self.assertFalse(self.registry_exists(), "check created the registry")
+        self.assertChangedNothing()
+
+    def test_fleet_registry_of_another_owner(self):
+        """The schema is there but another role owns it: check names the
+        GRANTs the agent needs, and they are enough."""
+        code, _, _ = self.run_agent(config=self.config(migrations_finish="after-rollout"))
+        self.assertExit(0, code)
+        self.assertTrue(self.registry_exists())
+        for stmt in ("ALTER SCHEMA kong_bootstrap OWNER TO postgres",
+                     "ALTER TABLE kong_bootstrap.meta OWNER TO postgres",
+                     "ALTER TABLE kong_bootstrap.nodes OWNER TO postgres",
+                     "ALTER TABLE kong_bootstrap.finishes OWNER TO postgres",
+                     "REVOKE CREATE ON DATABASE kong FROM kong"):
+            self.st.db_query(stmt)
+
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(EXIT_FLEET, code)
+        self.assertVerdicts(got, fleet="FAIL")
+        self.assertIn('GRANT USAGE ON SCHEMA kong_bootstrap TO "kong"', got["fleet"][1])
+
+        self.st.db_query('GRANT USAGE ON SCHEMA kong_bootstrap TO "kong"')
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(EXIT_FLEET, code)
+        self.assertVerdicts(got, fleet="FAIL")
+        m = re.search(r"\((GRANT .*)\)$", got["fleet"][1])
+        self.assertIsNotNone(m, got["fleet"][1])
+        grants = m.group(1).split("; ")
+        self.assertEqual(grants, ['GRANT SELECT ON kong_bootstrap.meta TO "kong"',
+                                  'GRANT SELECT, INSERT, UPDATE, DELETE ON kong_bootstrap.nodes TO "kong"',
+                                  'GRANT SELECT, INSERT ON kong_bootstrap.finishes TO "kong"',
+                                  'GRANT USAGE ON SEQUENCE kong_bootstrap.finishes_id_seq TO "kong"'],
+                         got["fleet"][1])
+        for g in grants:
+            self.st.db_query(g)
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(0, code)
+        self.assertEqual(got["fleet"], ("ok", "schema kong_bootstrap version 1: 'kong' may use it"), out)
+        # and run agrees: the same node boots with these grants alone
+        self.st.reset_unit()
+        code, _, _ = self.run_agent(config=self.config(migrations_finish="after-rollout"))
+        self.assertExit(0, code)
+
     def test_database_unreachable_single_attempt(self):
         code, got, out = self.check(pg_port=str(free_port()))
         self.assertExit(EXIT_DATABASE, code)
@@ -181,7 +251,8 @@ class Check(LifecycleTestCase):
 
     def test_under_valgrind(self):
         """Every probe's success and failure paths free what they hold."""
-        for cfg, expect in (({}, 0), ({"kong_bin": "/nonexistent/kong", "kong_unit": "kong-no-such.service"},
+        for cfg, expect in (({}, 0), ({"kong_bin": "/nonexistent/kong", "kong_unit": "kong-no-such.service",
+                                      "migrations_finish": "after-rollout"},
                                      EXIT_MIGRATIONS)):
             self.st.set_autoscaling(deny=["RecordLifecycleActionHeartbeat"] if expect else [])
             cfg.setdefault("lifecycle_hook", LAUNCH_HOOK)

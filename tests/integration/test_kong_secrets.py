@@ -318,6 +318,10 @@ class KongSecrets(LifecycleTestCase):
         self.assertExit(EXIT_SECRETS, code)
         self.assertRegex(err, r"kong_secret\.ssl_cert from \S+: GetSecretValue for 'prod/kong/no-such-tls' "
                               r"failed: no secret 'prod/kong/no-such-tls'")
+        # the hint names the setting that gave the id, not the database's secret_id
+        self.assertIn("no secret 'prod/kong/no-such-tls' in this account and region "
+                      "(check kong_secret.ssl_cert and region)", err)
+        self.assertNotIn("check secret_id", err)
         self.assertNothingWritten()
         code, out, err = self.run_agent(config=self.config(**{"kong_secret.ssl_cert": "prod/kong/tls\\#crt"}))
         self.assertExit(EXIT_SECRETS, code)

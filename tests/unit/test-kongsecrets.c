@@ -152,12 +152,14 @@ typedef struct FakeSecrets {
         unsigned calls;
         const char *ids[4];
         const char *strings[4];
+        char last_key[64]; /* the setting the last fetch was for */
 } FakeSecrets;
 
-static int fake_fetch(const char *id, SecretValue *ret, void *userdata, Error *err)
+static int fake_fetch(const char *id, const char *key, SecretValue *ret, void *userdata, Error *err)
 {
         FakeSecrets *f = userdata;
         f->calls++;
+        (void)snprintf(f->last_key, sizeof(f->last_key), "%s", key);
         for (size_t i = 0; i < 4 && f->ids[i]; i++)
                 if (streq(f->ids[i], id)) {
                         *ret = (SecretValue){ .arn = xasprintf("arn:%s", id),
@@ -239,6 +241,7 @@ static void test_fetch_render(void)
         CHECK(kong_secrets_fetch(&ks, fake_fetch, &f, &err) == -EPROTO);
         CHECK_CONTAINS(err.msg,
                        "kong_secret.license_data from /etc/k.conf:1: GetSecretValue for 'nope' failed");
+        CHECK_STREQ(f.last_key, "kong_secret.license_data"); /* the caller's hints name it */
         kong_secrets_done(&ks);
         FakeSecrets bad = { .ids = { "lic" }, .strings = { "{\"license\":1} " } };
         ks = refs_of("kong_secret.license_data = lic\n");
