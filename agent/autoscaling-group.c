@@ -4,9 +4,7 @@
 #include <stdio.h>
 
 #include "awserror.h"
-#include "retry.h"
 
-#define DESCRIBE_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
 /* A group holds at most a few thousand instances: ~600 bytes each. */
 #define DESCRIBE_MAX_BODY (4 * 1024 * 1024)
 
@@ -123,65 +121,34 @@ static char *explain(const char *code)
 int autoscaling_describe_group(const AwsEndpoint *ep, const char *group, GroupInstance **ret, size_t *ret_n,
                                Error *err)
 {
-        char *headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL };
         _cleanup_buf_ Buf body = { 0 };
-        Backoff b;
-        int r;
+        _cleanup_(aws_refusal_done) AwsRefusal no = { 0 };
+        HttpResponse resp = { 0 };
 
         form_append(&body, "Action", "DescribeAutoScalingGroups");
         form_append(&body, "Version", "2011-01-01");
         form_append(&body, "AutoScalingGroupNames.member.1", group);
-        HttpRequest req = {
-                .method = "POST",
-                .url = ep->url,
-                .headers = headers,
-                .body = body.data,
-                .body_len = body.len,
-                .timeout = DESCRIBE_ATTEMPT_TIMEOUT,
-                .max_body = DESCRIBE_MAX_BODY,
-                .sigv4_region = ep->region,
-                .sigv4_service = "autoscaling",
-                .credentials = ep->credentials,
-        };
-        backoff_init(&b, ep->timeout, 200 * USEC_PER_MSEC, 20 * USEC_PER_SEC);
-        for (;;) {
-                HttpResponse resp = { 0 };
-                r = http_perform(&req, &resp, err);
-                if (r == -EFBIG)
-                        return r;
-                if (r >= 0) {
-                        long status = resp.status;
-                        if (status == 200) {
-                                r = autoscaling_parse_describe(resp.body.data ? resp.body.data : "",
-                                                               resp.body.len, ret, ret_n);
-                                http_response_done(&resp);
-                                if (r == -ENOENT)
-                                        return error_set(
-                                                err, r,
-                                                "DescribeAutoScalingGroups: AWS has no Auto Scaling "
-                                                "group '%s' in this account and region",
-                                                group);
-                                if (r < 0)
-                                        return error_set(
-                                                err, r,
-                                                "DescribeAutoScalingGroups for group '%s': the answer "
-                                                "is not a group description",
-                                                group);
-                                return 0;
-                        }
-                        _cleanup_free_ char *code = NULL, *message = NULL;
-                        aws_parse_error(resp.body.data, resp.body.len, &code, &message);
-                        http_response_done(&resp);
-                        _cleanup_free_ char *explained = explain(code);
-                        r = error_set(
-                                err, -EPROTO,
-                                "DescribeAutoScalingGroups for group '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
-                                group, explained ?: "", explained ? " " : "", status, code ? ", " : "",
-                                code ?: "", message ? ": " : "", message ?: "");
-                        if (!aws_error_is_retryable(status, code))
-                                return r;
-                }
-                if (!backoff_wait(&b))
-                        return r;
+
+        int r = aws_query_post(ep, "autoscaling", &body, DESCRIBE_MAX_BODY, &resp, &no, err);
+        if (r < 0)
+                return r;
+        if (r == AWS_QUERY_REFUSED) {
+                _cleanup_free_ char *explained = explain(no.code);
+                _cleanup_free_ char *text = aws_refusal_text(&no, explained);
+                return error_set(err, -EPROTO, "DescribeAutoScalingGroups for group '%s' failed: %s", group,
+                                 text);
         }
+        r = autoscaling_parse_describe(resp.body.data ? resp.body.data : "", resp.body.len, ret, ret_n);
+        http_response_done(&resp);
+        if (r == -ENOENT)
+                return error_set(err, r,
+                                 "DescribeAutoScalingGroups: AWS has no Auto Scaling group '%s' in this "
+                                 "account and region",
+                                 group);
+        if (r < 0)
+                return error_set(err, r,
+                                 "DescribeAutoScalingGroups for group '%s': the answer is not a group "
+                                 "description",
+                                 group);
+        return 0;
 }

@@ -6,7 +6,7 @@
  * (autoscaling.c: a form-encoded POST, SigV4, the clock corrected from
  * AWS's Date); XML answers. */
 
-#include "autoscaling.h"
+#include "awsquery.h"
 
 typedef struct GroupInstance {
         char *instance_id;

@@ -1,29 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "autoscaling.h"
 
-#include <ctype.h>
-#include <stdio.h>
-
 #include "awserror.h"
-#include "log.h"
-#include "retry.h"
 
-#define AUTOSCALING_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
-#define AUTOSCALING_MAX_BODY        (64 * 1024)
-
-void form_append(Buf *b, const char *key, const char *value)
-{
-        if (b->len > 0)
-                buf_puts(b, "&");
-        buf_puts(b, key);
-        buf_puts(b, "=");
-        for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
-                if (isalnum(*p) || strchr("-._~", *p))
-                        buf_append(b, p, 1);
-                else
-                        buf_printf(b, "%%%02X", *p);
-        }
-}
+#define AUTOSCALING_MAX_BODY (64 * 1024)
 
 static char *explain(const char *code, const char *action)
 {
@@ -45,10 +25,9 @@ static char *explain(const char *code, const char *action)
 static int call(const AwsEndpoint *ep, const char *action, const LifecycleAction *a, const char *result,
                 Error *err)
 {
-        char *headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL };
         _cleanup_buf_ Buf body = { 0 };
-        Backoff b;
-        int r;
+        _cleanup_(aws_refusal_done) AwsRefusal no = { 0 };
+        HttpResponse resp = { 0 };
 
         form_append(&body, "Action", action);
         form_append(&body, "Version", "2011-01-01");
@@ -58,47 +37,19 @@ static int call(const AwsEndpoint *ep, const char *action, const LifecycleAction
         if (result)
                 form_append(&body, "LifecycleActionResult", result);
 
-        HttpRequest req = {
-                .method = "POST",
-                .url = ep->url,
-                .headers = headers,
-                .body = body.data,
-                .body_len = body.len,
-                .timeout = AUTOSCALING_ATTEMPT_TIMEOUT,
-                .max_body = AUTOSCALING_MAX_BODY,
-                .sigv4_region = ep->region,
-                .sigv4_service = "autoscaling",
-                .credentials = ep->credentials,
-        };
-        backoff_init(&b, ep->timeout, 200 * USEC_PER_MSEC, 20 * USEC_PER_SEC);
-        for (;;) {
-                HttpResponse resp = { 0 };
-                r = http_perform(&req, &resp, err);
-                if (r == -EFBIG)
-                        return r;
-                if (r >= 0) {
-                        long status = resp.status;
-                        if (status == 200) {
-                                http_response_done(&resp);
-                                return LIFECYCLE_DONE;
-                        }
-                        _cleanup_free_ char *code = NULL, *message = NULL;
-                        aws_parse_error(resp.body.data, resp.body.len, &code, &message);
-                        http_response_done(&resp);
-                        if (message && strstr(message, "No active Lifecycle Action found"))
-                                return LIFECYCLE_NO_ACTIVE_ACTION;
-                        _cleanup_free_ char *explained = explain(code, action);
-                        r = error_set(err, -EPROTO,
-                                      "%s for hook '%s' of group '%s' failed: %s%s(HTTP %ld%s%s%s%s)",
-                                      action, a->hook, a->group, explained ?: "", explained ? " " : "",
-                                      status, code ? ", " : "", code ?: "", message ? ": " : "",
-                                      message ?: "");
-                        if (!aws_error_is_retryable(status, code))
-                                return r;
-                }
-                if (!backoff_wait(&b))
-                        return r;
+        int r = aws_query_post(ep, "autoscaling", &body, AUTOSCALING_MAX_BODY, &resp, &no, err);
+        if (r < 0)
+                return r;
+        if (r == AWS_QUERY_OK) {
+                http_response_done(&resp);
+                return LIFECYCLE_DONE;
         }
+        if (no.message && strstr(no.message, "No active Lifecycle Action found"))
+                return LIFECYCLE_NO_ACTIVE_ACTION;
+        _cleanup_free_ char *explained = explain(no.code, action);
+        _cleanup_free_ char *text = aws_refusal_text(&no, explained);
+        return error_set(err, -EPROTO, "%s for hook '%s' of group '%s' failed: %s", action, a->hook,
+                         a->group, text);
 }
 
 int autoscaling_complete_lifecycle_action(const AwsEndpoint *ep, const LifecycleAction *a,

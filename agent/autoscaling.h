@@ -5,14 +5,7 @@
  * signed with SigV4 (no query string: FIELD-NOTES, "SigV4 with libcurl"),
  * XML errors turned into sentences. */
 
-#include "http.h"
-
-typedef struct AwsEndpoint {
-        const char *url;
-        const char *region;
-        const AwsCredentials *credentials;
-        usec_t timeout; /* the whole call, retries included */
-} AwsEndpoint;
+#include "awsquery.h"
 
 typedef struct LifecycleAction {
         const char *group;
@@ -34,6 +27,3 @@ int autoscaling_complete_lifecycle_action(const AwsEndpoint *ep, const Lifecycle
                                           const char *result, Error *err);
 /* The same outcomes. */
 int autoscaling_record_heartbeat(const AwsEndpoint *ep, const LifecycleAction *a, Error *err);
-
-/* application/x-www-form-urlencoded value (RFC 3986 unreserved kept). */
-void form_append(Buf *b, const char *key, const char *value);

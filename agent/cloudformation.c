@@ -2,10 +2,8 @@
 #include "cloudformation.h"
 
 #include "awserror.h"
-#include "retry.h"
 
-#define CFN_ATTEMPT_TIMEOUT (10 * USEC_PER_SEC)
-#define CFN_MAX_BODY        (64 * 1024)
+#define CFN_MAX_BODY (64 * 1024)
 
 void cfn_target_done(CfnTarget *t)
 {
@@ -43,10 +41,9 @@ static char *explain(const char *code, const char *message, const CfnTarget *t)
 int cloudformation_signal_resource(const AwsEndpoint *ep, const CfnTarget *t, const char *unique_id,
                                    const char *status, Error *err)
 {
-        char *headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8", NULL };
         _cleanup_buf_ Buf body = { 0 };
-        Backoff b;
-        int r;
+        _cleanup_(aws_refusal_done) AwsRefusal no = { 0 };
+        HttpResponse resp = { 0 };
 
         form_append(&body, "Action", "SignalResource");
         form_append(&body, "Version", "2010-05-15");
@@ -55,45 +52,16 @@ int cloudformation_signal_resource(const AwsEndpoint *ep, const CfnTarget *t, co
         form_append(&body, "UniqueId", unique_id);
         form_append(&body, "Status", status);
 
-        HttpRequest req = {
-                .method = "POST",
-                .url = ep->url,
-                .headers = headers,
-                .body = body.data,
-                .body_len = body.len,
-                .timeout = CFN_ATTEMPT_TIMEOUT,
-                .max_body = CFN_MAX_BODY,
-                .sigv4_region = ep->region,
-                .sigv4_service = "cloudformation",
-                .credentials = ep->credentials,
-        };
-        /* The lifecycle calls' backoff (autoscaling.c). */
-        backoff_init(&b, ep->timeout, 200 * USEC_PER_MSEC, 20 * USEC_PER_SEC);
-        for (;;) {
-                HttpResponse resp = { 0 };
-                r = http_perform(&req, &resp, err);
-                if (r == -EFBIG)
-                        return r;
-                if (r >= 0) {
-                        long http_status = resp.status;
-                        if (http_status == 200) {
-                                http_response_done(&resp);
-                                return 0;
-                        }
-                        _cleanup_free_ char *code = NULL, *message = NULL;
-                        aws_parse_error(resp.body.data, resp.body.len, &code, &message);
-                        http_response_done(&resp);
-                        _cleanup_free_ char *explained = explain(code, message, t);
-                        r = error_set(err, -EPROTO,
-                                      "SignalResource %s for resource '%s' of stack '%s' failed: %s%s(HTTP "
-                                      "%ld%s%s%s%s)",
-                                      status, t->logical_id, t->stack, explained ?: "", explained ? " " : "",
-                                      http_status, code ? ", " : "", code ?: "", message ? ": " : "",
-                                      message ?: "");
-                        if (!aws_error_is_retryable(http_status, code))
-                                return r;
-                }
-                if (!backoff_wait(&b))
-                        return r;
+        /* The lifecycle calls' backoff and timeouts (awsquery.c). */
+        int r = aws_query_post(ep, "cloudformation", &body, CFN_MAX_BODY, &resp, &no, err);
+        if (r < 0)
+                return r;
+        if (r == AWS_QUERY_OK) {
+                http_response_done(&resp);
+                return 0;
         }
+        _cleanup_free_ char *explained = explain(no.code, no.message, t);
+        _cleanup_free_ char *text = aws_refusal_text(&no, explained);
+        return error_set(err, -EPROTO, "SignalResource %s for resource '%s' of stack '%s' failed: %s",
+                         status, t->logical_id, t->stack, text);
 }

@@ -8,7 +8,7 @@
  * the instance id and the status, the reason stays in the journal and on
  * the serial console. */
 
-#include "autoscaling.h"
+#include "awsquery.h"
 
 typedef struct CfnTarget {
         char *stack;      /* name or stack ARN */
