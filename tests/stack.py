@@ -523,25 +523,37 @@ class Stack:
     # demand; point the agent's autoscaling_endpoint at autoscaling_url.
     ASG = "kong-asg"
 
-    def start_autoscaling(self):
-        if "autoscaling" in self.procs:
-            return self.autoscaling_url
-        d = os.path.join(self.tmp, "autoscaling")
-        os.makedirs(d, exist_ok=True)
-        self.autoscaling_config_path = os.path.join(d, "config.json")
-        self.autoscaling_log = os.path.join(self.tmp, "log", "autoscaling-calls.jsonl")
-        self.set_autoscaling()
+    def _start_query_peer(self, name):
+        """tests/peers/<name>.py (a query_api.py emulator) with its config
+        at <tmp>/<name>/config.json and its call log at
+        <tmp>/log/<name>-calls.jsonl; returns its URL."""
+        d = os.path.join(self.tmp, name)
         port_file = os.path.join(d, "port")
-        logf = os.path.join(self.tmp, "log", "autoscaling.log")
+        logf = os.path.join(self.tmp, "log", name + ".log")
         log = open(logf, "ab")
-        self.procs["autoscaling"] = subprocess.Popen(
-            [self.boto_python, os.path.join(PEERS, "autoscaling.py"), "--config", self.autoscaling_config_path,
+        self.procs[name] = subprocess.Popen(
+            [self.boto_python, os.path.join(PEERS, name + ".py"), "--config", os.path.join(d, "config.json"),
              "--port-file", port_file, "--parent-pid", str(os.getpid())],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
-        wait_for(lambda: os.path.exists(port_file), 30, "autoscaling emulator", self.procs["autoscaling"], logf)
+        wait_for(lambda: os.path.exists(port_file), 30, name + " emulator", self.procs[name], logf)
         with open(port_file) as f:
-            self.autoscaling_url = "http://127.0.0.1:%d" % int(f.read())
+            return "http://127.0.0.1:%d" % int(f.read())
+
+    def _write_peer_config(self, path, cfg):
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        os.rename(tmp, path)
+
+    def start_autoscaling(self):
+        if "autoscaling" in self.procs:
+            return self.autoscaling_url
+        os.makedirs(os.path.join(self.tmp, "autoscaling"), exist_ok=True)
+        self.autoscaling_config_path = os.path.join(self.tmp, "autoscaling", "config.json")
+        self.autoscaling_log = os.path.join(self.tmp, "log", "autoscaling-calls.jsonl")
+        self.set_autoscaling()
+        self.autoscaling_url = self._start_query_peer("autoscaling")
         return self.autoscaling_url
 
     def set_autoscaling(self, active=(), credentials=None, faults=(), **extra):
@@ -552,10 +564,7 @@ class Stack:
                "credentials": credentials if credentials is not None else [dict(self.role_credentials)],
                "active": [list(a) for a in active], "faults": list(faults), "call_log": self.autoscaling_log}
         cfg.update(extra)
-        tmp = self.autoscaling_config_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(cfg, f, indent=1)
-        os.rename(tmp, self.autoscaling_config_path)
+        self._write_peer_config(self.autoscaling_config_path, cfg)
 
     def autoscaling_calls(self):
         return read_jsonl(self.autoscaling_log)
@@ -578,23 +587,11 @@ class Stack:
     def start_cloudformation(self):
         if "cloudformation" in self.procs:
             return self.cloudformation_url
-        d = os.path.join(self.tmp, "cloudformation")
-        os.makedirs(d, exist_ok=True)
-        self.cloudformation_config_path = os.path.join(d, "config.json")
+        os.makedirs(os.path.join(self.tmp, "cloudformation"), exist_ok=True)
+        self.cloudformation_config_path = os.path.join(self.tmp, "cloudformation", "config.json")
         self.cloudformation_log = os.path.join(self.tmp, "log", "cloudformation-calls.jsonl")
         self.set_cloudformation()
-        port_file = os.path.join(d, "port")
-        logf = os.path.join(self.tmp, "log", "cloudformation.log")
-        log = open(logf, "ab")
-        self.procs["cloudformation"] = subprocess.Popen(
-            [self.boto_python, os.path.join(PEERS, "cloudformation.py"), "--config",
-             self.cloudformation_config_path, "--port-file", port_file, "--parent-pid", str(os.getpid())],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
-        wait_for(lambda: os.path.exists(port_file), 30, "cloudformation emulator", self.procs["cloudformation"],
-                 logf)
-        with open(port_file) as f:
-            self.cloudformation_url = "http://127.0.0.1:%d" % int(f.read())
+        self.cloudformation_url = self._start_query_peer("cloudformation")
         return self.cloudformation_url
 
     def set_cloudformation(self, stacks=None, credentials=None, **extra):
@@ -608,10 +605,7 @@ class Stack:
                "credentials": credentials if credentials is not None else [dict(self.role_credentials)],
                "call_log": self.cloudformation_log}
         cfg.update(extra)
-        tmp = self.cloudformation_config_path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(cfg, f, indent=1)
-        os.rename(tmp, self.cloudformation_config_path)
+        self._write_peer_config(self.cloudformation_config_path, cfg)
 
     def cloudformation_calls(self):
         return read_jsonl(self.cloudformation_log)
