@@ -2,6 +2,7 @@
 """Shared helpers for kong-bootstrap's integration tests (Debian /usr/bin/python3)."""
 import os
 import sys
+import threading
 import time
 import unittest
 
@@ -41,6 +42,27 @@ def agent_said(stderr, notify=()):
     if status:
         return status[-1]
     return lines[-1] if lines else "(nothing on stderr)"
+
+
+class Sampler:
+    """A background thread running _run() until the `with` block ends
+    (subclasses sample something and wait on self._stop between samples)."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join(3)
+        return False
 
 
 def start_stack(**kw):

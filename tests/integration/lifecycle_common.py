@@ -7,19 +7,18 @@ Not a test file itself (meson does not list it)."""
 import contextlib
 import os
 import signal
-import threading
 import time
 import urllib.error
 import urllib.request
 
-from common import Stack, StackTestCase, agent_said  # noqa: F401
+from common import Sampler, Stack, StackTestCase, agent_said  # noqa: F401
 from stack import wait_for
 
 LAUNCH_HOOK = "kong-launch"
 TERMINATE_HOOK = "kong-terminate"
 
 
-class ReadyPoller:
+class ReadyPoller(Sampler):
     """GETs /status/ready every `period` s in a thread; samples (time, status)
     with status None when nothing answers (connection refused)."""
 
@@ -27,8 +26,7 @@ class ReadyPoller:
         self.url = "http://127.0.0.1:%d/status/ready" % port
         self.period = period
         self.samples = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
 
     def _run(self):
         while not self._stop.is_set():
@@ -42,15 +40,6 @@ class ReadyPoller:
                 code = None
             self.samples.append((t, code))
             self._stop.wait(self.period)
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join(3)
-        return False
 
     def first(self, pred, after=0.0):
         for t, c in self.samples:

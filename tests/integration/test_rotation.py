@@ -9,11 +9,10 @@ and replaces the stand-in Kong, which logs in with the password it got).
 Run: /usr/bin/python3 tests/integration/test_rotation.py
 """
 import os
-import threading
 import time
 import unittest
 
-from common import Stack, systemd_template
+from common import Sampler, Stack, systemd_template
 from lifecycle_common import LifecycleTestCase
 from stack import wait_for
 
@@ -29,14 +28,13 @@ def env_password(path):
     return systemd_template.load_env_file(path).get("KONG_PG_PASSWORD")
 
 
-class FileWatch:
+class FileWatch(Sampler):
     """Samples a file's bytes every 50 ms: [(time, bytes)] on each change."""
 
     def __init__(self, path):
         self.path = path
         self.changes = []
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
 
     def _read(self):
         try:
@@ -53,15 +51,6 @@ class FileWatch:
             if cur != last:
                 self.changes.append((time.time(), cur))
                 last = cur
-
-    def __enter__(self):
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join(3)
-        return False
 
 
 class Rotation(LifecycleTestCase):
