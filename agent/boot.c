@@ -57,16 +57,29 @@ void boot_record_state(BootState state, Stage stage, int exit_status, const char
         }
 }
 
+/* Replaces every 'secret' in *text with "<redacted>". */
+static void str_replace_in_place(char **text, const char *secret)
+{
+        char *r = str_replace_all(*text, secret, "<redacted>");
+        secret_free(*text); /* it held the secret */
+        *text = r;
+}
+
 int boot_fail(const Boot *b, Stage s, const Error *err)
 {
         int status = stage_exit_status(s);
         log_stage_failed(s, b->started, status, err->msg);
         notify_status("failed at %s: %s", stage_name(s), err->msg);
         /* Error texts name values, never secrets; the world-readable
-         * status file still gets the password cut out should one slip. */
+         * status file still gets every secret this boot holds (the
+         * password, Kong's other secrets) cut out should one slip. */
+        _cleanup_secret_ char *shown = xstrdup(err->msg);
         const char *pw = b->db.password;
-        _cleanup_free_ char *shown =
-                isempty(pw) ? xstrdup(err->msg) : str_replace_all(err->msg, pw, "<redacted>");
+        if (!isempty(pw))
+                str_replace_in_place(&shown, pw);
+        for (size_t i = 0; i < b->kong_secrets.n_refs; i++)
+                if (!isempty(b->kong_secrets.refs[i].value))
+                        str_replace_in_place(&shown, b->kong_secrets.refs[i].value);
         boot_record_state(BOOT_STATE_FAILED, s, status, shown);
         return status;
 }
@@ -339,6 +352,16 @@ static int boot_kong_secrets(Boot *b, Error *err)
         return 0;
 }
 
+int boot_rewrite_files(Boot *b, bool *ret_changed, Error *err)
+{
+        buf_done(&b->kong_conf);
+        buf_done(&b->env_file);
+        int r = boot_render(b, false, err);
+        if (r < 0)
+                return r;
+        return boot_write_files(b, ret_changed, err);
+}
+
 int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
 {
         KongSecrets fresh = { 0 }, old;
@@ -359,11 +382,7 @@ int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
         log_info(STAGE_ROTATION, "Kong secret(s) moved: %s", list);
         old = b->kong_secrets;
         b->kong_secrets = fresh;
-        buf_done(&b->kong_conf);
-        buf_done(&b->env_file);
-        r = boot_render(b, false, err);
-        if (r >= 0)
-                r = boot_write_files(b, &changed, err);
+        r = boot_rewrite_files(b, &changed, err);
         if (r < 0) {
                 /* The next check finds the same versions moved and tries again. */
                 b->kong_secrets = old;

@@ -125,6 +125,9 @@ int boot_render(Boot *b, bool for_display, Error *err);
  * Kong never gets one without the other: when the env file cannot be
  * written, kong.conf is put back as it was. */
 int boot_write_files(Boot *b, bool *ret_changed, Error *err);
+/* After a rotation changed b's secrets: renders both files again from b
+ * and writes them (boot_render, then boot_write_files). */
+int boot_rewrite_files(Boot *b, bool *ret_changed, Error *err);
 
 /* StartUnit of kong_unit, and Kong's /status/ready. */
 int boot_start_kong(Boot *b, Error *err);

@@ -315,11 +315,7 @@ static int apply_rotation(Daemon *d, SecretValue *fresh, DbParams *db, Error *er
         b->db = *db;
         *fresh = (SecretValue){ 0 };
         *db = (DbParams){ 0 };
-        buf_done(&b->kong_conf);
-        buf_done(&b->env_file);
-        r = boot_render(b, false, err);
-        if (r >= 0)
-                r = boot_write_files(b, &changed, err);
+        r = boot_rewrite_files(b, &changed, err);
         if (r < 0) {
                 *fresh = b->secret;
                 *db = b->db;
