@@ -122,9 +122,12 @@ static const struct {
          * `aws ec2 get-console-output` shows); "" for nowhere. */
         [CONF_FAILURE_CONSOLE] = { "failure_console", "/dev/console", T_PATH, .trust = TRUST_LOCAL },
         /* The fleet registry's heartbeat and finish check (after-rollout);
-         * a row 3 intervals old is stale. */
-        [CONF_FLEET_HEARTBEAT_INTERVAL] = { "fleet_heartbeat_interval", "30", T_SECONDS, .trust = TRUST_TAG,
-                                            1, 3600 },
+         * a row 3 intervals old is stale. Not from tags: every node judges
+         * the others' rows by its own interval, so a tag could make an old
+         * node look stale (finish too early) or a fleet poll AWS every
+         * second. */
+        [CONF_FLEET_HEARTBEAT_INTERVAL] = { "fleet_heartbeat_interval", "30", T_SECONDS,
+                                            .trust = TRUST_USERDATA, 1, 3600 },
 };
 
 const char *config_key_name(ConfigKey k)

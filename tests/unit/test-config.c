@@ -230,6 +230,8 @@ static void test_trust_model(void)
                 { "migrations_finish", "auto" },
                 /* a short one would stop every node's schema change half-way */
                 { "migrations_timeout", "1" },
+                /* others' rows are judged by it: an old node made stale */
+                { "fleet_heartbeat_interval", "3600" },
                 { "kong.untrusted_lua", "on" },
                 { "kong.plugins", "bundled,evil" },
                 { "kong.admin_listen", "0.0.0.0:8001" },
