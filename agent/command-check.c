@@ -116,7 +116,7 @@ static int check_render(Boot *b, char **ret_detail, Error *err)
 
 static int check_kong(Boot *b, char **ret_detail, Error *err)
 {
-        int r = probe_kong_binary(b->config, &b->db, err);
+        int r = probe_kong_binary(b->config, err);
         if (r >= 0)
                 *ret_detail = xasprintf("'%s version' runs", config_get(b->config, CONF_KONG_BIN));
         return r;

@@ -8,23 +8,31 @@
 
 #include "fileio.h"
 #include "kong.h"
+#include "kongcli.h"
 #include "systemd.h"
 
-int probe_kong_binary(const Config *c, const DbParams *db, Error *err)
+#define PROBE_KONG_TIMEOUT (30 * USEC_PER_SEC)
+
+int probe_kong_binary(const Config *c, Error *err)
 {
         const char *bin = config_get(c, CONF_KONG_BIN);
         const char *args[] = { "version", NULL };
+        _cleanup_free_ char *out = NULL;
         int status = -1;
-        int r = kong_run(bin, args, db, NULL, &status, err);
+        /* Kong's CLI as run starts it, without the password (`version`
+         * needs none) and with a deadline, so a hung kong_bin cannot hang
+         * check. */
+        int r = kongcli_run(bin, args, NULL, PROBE_KONG_TIMEOUT, &status, &out, err);
 
         if (r < 0) {
                 error_prefix(err, "kong_bin from %s", config_source(c, CONF_KONG_BIN));
                 return r;
         }
-        if (status != 0)
-                return error_set(err, -EIO,
-                                 "'%s version' (kong_bin, from %s) exited %d; its output is above", bin,
-                                 config_source(c, CONF_KONG_BIN), status);
+        if (status != 0) {
+                _cleanup_free_ char *shown = sanitize_for_log(strip(out), 200);
+                return error_set(err, -EIO, "'%s version' (kong_bin, from %s) exited %d: %s", bin,
+                                 config_source(c, CONF_KONG_BIN), status, shown);
+        }
         return 0;
 }
 

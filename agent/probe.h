@@ -12,7 +12,7 @@
 
 /* `kong_bin version`, run as run() runs Kong (kong_run(): only stdio, the
  * restricted environment); fails unless it exits 0. */
-int probe_kong_binary(const Config *c, const DbParams *db, Error *err);
+int probe_kong_binary(const Config *c, Error *err);
 
 /* LoadState "loaded", and kong_env_file among the unit's EnvironmentFile=
  * paths (kong-bootstrap's drop-in); *ret_detail says what was found. */
