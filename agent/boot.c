@@ -362,6 +362,30 @@ int boot_rewrite_files(Boot *b, bool *ret_changed, Error *err)
         return boot_write_files(b, ret_changed, err);
 }
 
+/* Kong Enterprise reads KONG_LICENSE_DATA with os.getenv() in its nginx
+ * workers, which inherit the master's environment from when kong.service
+ * started: a reload (kong prepare + nginx -s reload) applies what Kong
+ * reads through its configuration, not a new license. Restarting Kong here
+ * would restart every node of the fleet at once (they all see the new
+ * version within one rotation_interval), so the agent says so instead. */
+static void warn_license_needs_restart(const Boot *b, const KongSecrets *old)
+{
+        const KongSecrets *new = &b->kong_secrets;
+        for (size_t i = 0; i < new->n_refs; i++) {
+                if (!streq(new->refs[i].setting, "license_data"))
+                        continue;
+                for (size_t j = 0; j < old->n_refs; j++)
+                        if (streq(old->refs[j].setting, "license_data") &&
+                            !streq(old->refs[j].value ?: "", new->refs[i].value ?: ""))
+                                log_warning(
+                                        STAGE_ROTATION,
+                                        "kong_secret.license_data: the env file carries the new license, "
+                                        "but a reload does not change the KONG_LICENSE_DATA Kong's "
+                                        "workers read; it takes effect when %s restarts",
+                                        config_get(b->config, CONF_KONG_UNIT));
+        }
+}
+
 int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
 {
         KongSecrets fresh = { 0 }, old;
@@ -389,6 +413,7 @@ int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
                 kong_secrets_done(&fresh);
                 return r;
         }
+        warn_license_needs_restart(b, &old);
         kong_secrets_done(&old);
         return changed ? KONG_SECRETS_REWRITTEN : KONG_SECRETS_UNCHANGED;
 }

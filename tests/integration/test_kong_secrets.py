@@ -232,10 +232,12 @@ class KongSecrets(LifecycleTestCase):
         self.assertEqual(len(reloads), 1, self.agent_story(a))
         self.assertEqual((reloads[0]["name"], reloads[0]["result"]), ("kong.service", "done"), reloads[0])
         self.assertGreater(reloads[0]["called"], changed)
-        # the Kong started by the reload uses the new pair and license
+        # the reload applies the new pair (kong prepare rewrites <prefix>/ssl);
+        # the license Kong's workers read from the environment stays the one
+        # Kong started with until it restarts, and the agent says so
         got = self.received()
         self.assertEqual((got["ssl_cert"], got["ssl_cert_key"], got["license_data"]),
-                         ([sha(self.cert2.rstrip("\n"))], [sha(self.key2.rstrip("\n"))], sha(new_license)))
+                         ([sha(self.cert2.rstrip("\n"))], [sha(self.key2.rstrip("\n"))], sha(LICENSE)))
         self.assertEqual(self.wait_ready(5)[0], 200, self.agent_story(a))
         err = self.stderr_of(a)
         moved = [line for line in err.splitlines() if "Kong secret(s) moved" in line]
@@ -243,6 +245,9 @@ class KongSecrets(LifecycleTestCase):
         self.assertIn("prod/kong/tls", moved[0])
         self.assertIn("prod/kong/license", moved[0])
         self.assertEqual(err.count("Kong secret settings: env file rewritten and Kong reloaded"), 1, err)
+        self.assertEqual(err.count("kong_secret.license_data: the env file carries the new license, but a reload "
+                                   "does not change the KONG_LICENSE_DATA Kong's workers read; it takes effect "
+                                   "when kong.service restarts"), 1, err)
         self.assertNoValueIn(err, LICENSE, new_license, self.cert, self.key, self.cert2, self.key2)
         self.assertIsNone(a.poll(), self.agent_story(a))
 

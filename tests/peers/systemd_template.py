@@ -497,7 +497,11 @@ def _on_child_exit(mock, name, pid, status):
                 'result': result})
 
 
-def _start(mock, name, mode, method, record_extra=None):
+# Environment variables a reload does not change for Kong (see ReloadUnit).
+RELOAD_KEEPS_ENV = ('KONG_LICENSE_DATA',)
+
+
+def _start(mock, name, mode, method, record_extra=None, keep_env=None):
     name = str(name)
     _unit_obj(mock, name)
     cfg = mock.unit_cfg[name]
@@ -534,6 +538,8 @@ def _start(mock, name, mode, method, record_extra=None):
             _set_state(mock, name, 'failed', 'failed', 'resources', pid=0)
             return finish('failed', {'service_result': 'resources', 'reason': type(e).__name__})
 
+    env.update(keep_env or {})
+    cfg['started_env'] = dict(env)
     argv = [str(a) for a in cfg.get('exec') or []]
     if not argv:
         _set_state(mock, name, 'active', 'exited', 'success', pid=0)
@@ -644,9 +650,16 @@ def ReloadUnit(self, name, mode):
             rec.update(result='failed', reason=type(e).__name__)
             _log(self, rec)
             return _new_job(self, name, 'failed')
+    # What `kong prepare` writes (.kong_env, <prefix>/ssl) comes from the new
+    # file, but nginx's master keeps the environment it started with and
+    # new workers inherit it: a variable Kong reads with os.getenv() and not
+    # through its configuration (Enterprise's KONG_LICENSE_DATA) keeps its
+    # old value until the unit restarts.
+    started = cfg.get('started_env') or {}
+    keep = {k: started[k] for k in RELOAD_KEEPS_ENV if k in started}
     _stop(self, name, mode, 'ReloadUnit(stop)')
     # _start logs the record (method ReloadUnit) and returns the job
-    return _start(self, name, mode, 'ReloadUnit', {'called': rec['called'], 'old_pid': pid})
+    return _start(self, name, mode, 'ReloadUnit', {'called': rec['called'], 'old_pid': pid}, keep_env=keep)
 
 
 @dbus.service.method(MAIN_IFACE, in_signature='ss', out_signature='o')
