@@ -121,10 +121,8 @@ class TerminationWatch(LifecycleTestCase):
         code = self.wait_exit(a, DRAIN + 20)
         self.check_abandoned(a, code)
         self.assertIn("spot instance interruption notice", self.stderr_of(a))
-        # the held request was the one in progress: nothing answered it before the drain
+        # the held request was the one in progress when the notice came
         self.assertLess(held[0]["time"], noticed)
-        answered = [r for r in self.st.faultproxy_requests() if r["action"] != "arrived" and r["rule"] == 0]
-        self.assertTrue(all(r["done"] > self.events("drain")[0]["time"] for r in answered), answered)
 
     def test_terminated_state_while_secrets_manager_is_slow(self):
         self.active(TERMINATE_HOOK)

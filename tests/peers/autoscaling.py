@@ -19,7 +19,7 @@ Like the real Query API endpoint (https://autoscaling.<region>.amazonaws.com):
   sent, exactly the headers named in SignedHeaders, the body).  ``host`` and
   ``x-amz-date`` must be signed; the scope's date must be X-Amz-Date's, the
   region the configured one, the service ``autoscaling``; X-Amz-Date within
-  15 minutes of now; ``X-Amz-Content-SHA256``, when sent, must be the
+  5 minutes of now (aws_clock.py); ``X-Amz-Content-SHA256``, when sent, must be the
   body's hash.  Errors as AWS gives them (HTTP 403 unless said otherwise):
   missing/malformed Authorization -> MissingAuthenticationToken /
   IncompleteSignature (400), unknown access key -> InvalidClientTokenId,
