@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kong.h"
+#include "retry.h"
 
 extern char **environ;
 
@@ -89,8 +90,13 @@ int kongcli_run(const char *kong_bin, const char *const *args, const DbParams *d
                         return error_set(err, -ETIME, "'kong %s' did not finish within %llu s",
                                          args[0] ?: "", (unsigned long long)(timeout / USEC_PER_SEC));
                 }
+                /* A `finish` may run for minutes from the daemon's loop: the
+                 * watchdog (and, at boot, the start timeout) is fed every
+                 * second, as in every other slow wait. */
+                retry_waiting(deadline - now + 10 * USEC_PER_SEC);
+                usec_t slice = deadline - now < USEC_PER_SEC ? deadline - now : USEC_PER_SEC;
                 struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
-                int n = poll(&pfd, 1, (int)((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                int n = poll(&pfd, 1, (int)((slice + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)

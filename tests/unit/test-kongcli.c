@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "kongcli.h"
+#include "retry.h"
 #include "test.h"
 
 static void test_version_parse(void)
@@ -47,10 +48,34 @@ static void test_list_pending(void)
         CHECK(kong_list_pending("Executed migrations:\ncore: 000_base\n\nDatabase is up-to-date\n") == NULL);
 }
 
+static unsigned keepalives;
+static void count_keepalive(void *userdata)
+{
+        keepalives++;
+}
+
+/* A long `kong migrations finish` run from the daemon's loop must feed the
+ * watchdog: the wait calls the keepalive hook every second. */
+static void test_run_feeds_keepalive(void)
+{
+        const char *args[] = { "-c", "sleep 2.5; echo done", NULL };
+        _cleanup_free_ char *out = NULL;
+        Error err;
+        int status = -1;
+
+        retry_set_keepalive(count_keepalive, NULL);
+        CHECK(kongcli_run("/bin/sh", args, NULL, 20 * USEC_PER_SEC, &status, &out, &err) >= 0);
+        retry_set_keepalive(NULL, NULL);
+        CHECK(status == 0);
+        CHECK_CONTAINS(out, "done");
+        CHECK(keepalives >= 2);
+}
+
 int main(void)
 {
         RUN(test_version_parse);
         RUN(test_version_compare);
         RUN(test_list_pending);
+        RUN(test_run_feeds_keepalive);
         return TEST_EXIT();
 }
