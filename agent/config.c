@@ -101,7 +101,13 @@ static const struct {
                                                 .trust = TRUST_TAG, 1, 7200 },
         [CONF_TERMINATION_LIFECYCLE_HOOK] = { "termination_lifecycle_hook", "", T_STRING,
                                               .trust = TRUST_TAG },
-        [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING, .trust = TRUST_TAG },
+        /* Not from tags: with migrations_finish = after-rollout the group's
+         * listing decides when `finish` may run (fleet.c), and a tag naming
+         * another group (one already all new) would hide this group's old
+         * and unregistered instances. A tag never needs it: reading tags at
+         * all needs InstanceMetadataTags, which also gives
+         * aws:autoscaling:groupName, written by Auto Scaling alone. */
+        [CONF_AUTOSCALING_GROUP] = { "autoscaling_group", "", T_STRING, .trust = TRUST_USERDATA },
         [CONF_ROTATION_INTERVAL] = { "rotation_interval", "300", T_SECONDS, .trust = TRUST_TAG, 1, 86400 },
         [CONF_DRAIN_TIMEOUT] = { "drain_timeout", "30", T_SECONDS, .trust = TRUST_TAG, 0, 3600 },
         /* Where `run` records its state for `kong-bootstrap status`. */

@@ -45,10 +45,35 @@ class StackError(RuntimeError):
     pass
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing uses now, from below the kernel's
+    ephemeral range: ports are often taken long before a peer binds them (a
+    fleet's status ports at setUpClass), and a port bind(0) returned is one
+    every outgoing connection in the meantime (libpq, curl, psycopg2, this
+    test's own) may be given as its local port, so the later bind failed
+    with EADDRINUSE now and then.  Random, so tests run side by side rarely
+    pick the same one; each pick is checked by binding it."""
+    import random
+    lo, _ = _ephemeral_range()
+    top = min(lo, 32768) - 1
+    for _ in range(200):
+        port = random.randint(max(1024, top - 12000), top)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise StackError("no free TCP port below the ephemeral range (%d)" % lo)
 
 
 def wait_for(pred, timeout, what, proc=None, logfile=None, detail=None, error=StackError):

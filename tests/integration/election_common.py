@@ -112,7 +112,9 @@ class FleetTestCase(unittest.TestCase):
 
     def explain(self, agents=None, tail=1500):
         """The first line: each agent's exit status and its last word
-        (common.agent_said); then their stderr and the stand-in's logs."""
+        (common.agent_said); then their stderr and the stand-in's logs; then
+        the first line again and the stand-in's failed invocations (CI shows
+        only the tail of a long failure)."""
         said = []
         for a in agents or self.agents:
             code = a.proc.poll()
@@ -130,6 +132,9 @@ class FleetTestCase(unittest.TestCase):
             "%.2f %s %s ppid=%s pid=%s %s" % (e["time"], e.get("tag"), e["event"], e.get("ppid"), e.get("pid"),
                                              e.get("sub") or e.get("migration") or "")
             for e in self.st.kong_events()))
+        failed = ["%s %s exit=%s" % (r.get("tag"), r["argv"][:2], r["exit"]) for r in self.st.kong_log_entries()
+                  if r["exit"] not in (0, None) and r["argv"][:2] != ["migrations", "list"]]
+        parts.append("--- in short ---\n%s\nfailed kong invocations: %s" % (parts[0], "; ".join(failed) or "none"))
         return "\n".join(parts)
 
     def agent_by_pid(self, pid, agents=None):

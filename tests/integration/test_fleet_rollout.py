@@ -131,7 +131,8 @@ class FleetRollout(FleetTestCase):
     def wait_ready(self, agents, timeout=60):
         ids = {a.iid for a in agents}
         wait_for(lambda: all(self.rows().get(i, {}).get("state") == "ready" for i in ids), timeout,
-                 "registry rows ready for %s" % sorted(ids), detail=lambda: self.explain(),
+                 "registry rows ready for %s" % sorted(ids),
+                 detail=lambda: "registry rows: %r\n%s" % (self.rows(), self.explain()),
                  error=self.failureException)
 
     def invocations(self, sub):
