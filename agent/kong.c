@@ -54,8 +54,10 @@ char **kong_child_environment(const DbParams *db, char *const *our_env)
                           xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
         /* Everything else comes from the kong.conf given with -c, the
          * file kong.service reads: kong.service's EnvironmentFile= holds
-         * only the password, so this is all the environment Kong gets. */
-        if (db->password) /* none for `kong version` before the secret is known */
+         * only the password, so this is all the environment Kong gets.
+         * None for `kong version` (no 'db'); an empty one Kong would take
+         * as unset anyway. */
+        if (db && !isempty(db->password))
                 strv_push(&env, xasprintf("KONG_PG_PASSWORD=%s", db->password));
         return env;
 }
@@ -67,40 +69,26 @@ static char **strv_free_wiped(char **l)
         return strv_free(l);
 }
 
-/* Logs one line of Kong's output. */
-static void log_child_line(const char *line, void *userdata)
+/* The password cut out of one whole line (a debug dump of Kong's
+ * settings would show it) before anything else sees the line. */
+static void output_emit(KongOutput *o, const char *secret, KongLineFn fn, void *userdata)
 {
-        (void)userdata;
-        _cleanup_free_ char *clean = sanitize_for_log(line, KONG_LINE_MAX + 64);
-        if (*clean == '\0')
-                return;
-        log_info(STAGE_MIGRATIONS, "kong: %s", clean);
+        const char *line = o->line.data ? o->line.data : "";
+        _cleanup_secret_ char *redacted =
+                isempty(secret) ? xstrdup(line) : str_replace_all(line, secret, "<redacted>");
+        fn(redacted, userdata);
+        buf_done(&o->line);
 }
 
-/* The password cut out of one whole line (a debug dump of Kong's
- * settings would show it) before anything else touches it. A line cut at
- * the cap also loses a trailing beginning of the password, which the
- * rest of the line (never logged) would have completed. */
-static void output_emit(KongOutput *o, const char *secret, bool cut, KongLineFn fn, void *userdata)
+/* An over-long line is dropped whole: redaction needs the whole line (a
+ * line cut at the cap could end in the beginning of the password, which
+ * the dropped rest would have completed), so none of it is passed on. */
+static void output_drop(KongOutput *o, KongLineFn fn, void *userdata)
 {
-        size_t n = secret ? strlen(secret) : 0;
-        _cleanup_secret_ char *redacted =
-                n > 0 ? str_replace_all(o->line.data ? o->line.data : "", secret, "<redacted>")
-                      : xstrdup(o->line.data ? o->line.data : "");
-        size_t len = strlen(redacted);
-
-        for (size_t k = n > 0 ? n - 1 : 0; cut && k > 0; k--)
-                if (len >= k && memcmp(redacted + len - k, secret, k) == 0) {
-                        explicit_bzero(redacted + len - k, k);
-                        break;
-                }
-        if (cut) {
-                _cleanup_free_ char *shown =
-                        xasprintf("%s … (line cut at %d bytes)", redacted, KONG_LINE_MAX);
-                fn(shown, userdata);
-        } else
-                fn(redacted, userdata);
+        char note[96];
         buf_done(&o->line);
+        (void)snprintf(note, sizeof(note), "(a line longer than %d bytes, dropped)", KONG_LINE_MAX);
+        fn(note, userdata);
 }
 
 void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *secret, KongLineFn fn,
@@ -110,14 +98,14 @@ void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *sec
         for (size_t i = 0; i < n; i++) {
                 if (data[i] == '\n') {
                         if (!o->cut)
-                                output_emit(o, secret, false, fn, userdata);
+                                output_emit(o, secret, fn, userdata);
                         o->cut = false;
                         continue;
                 }
                 if (o->cut)
                         continue; /* the rest of an over-long line */
                 if (o->line.len >= KONG_LINE_MAX) {
-                        output_emit(o, secret, true, fn, userdata);
+                        output_drop(o, fn, userdata);
                         o->cut = true;
                         continue;
                 }
@@ -128,9 +116,40 @@ void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *sec
 void kong_output_finish(KongOutput *o, const char *secret, KongLineFn fn, void *userdata)
 {
         if (o->line.len > 0 && !o->cut)
-                output_emit(o, secret, false, fn, userdata);
+                output_emit(o, secret, fn, userdata);
         buf_done(&o->line);
         o->cut = false;
+}
+
+/* The journal sink: one record per line of Kong's output. */
+static void log_child_line(const char *line, void *userdata)
+{
+        (void)userdata;
+        _cleanup_free_ char *clean = sanitize_for_log(line, KONG_LINE_MAX + 64);
+        if (*clean == '\0')
+                return;
+        log_info(STAGE_MIGRATIONS, "kong: %s", clean);
+}
+
+/* The capture sink: whole lines while they fit in KONG_CAPTURE_MAX; the
+ * first that does not is dropped with everything after it. */
+typedef struct KongCapture {
+        Buf text;
+        bool full;
+} KongCapture;
+
+static void capture_line(const char *line, void *userdata)
+{
+        KongCapture *c = userdata;
+        size_t need = strlen(line) + (c->text.len > 0);
+
+        if (c->full || c->text.len + need > KONG_CAPTURE_MAX) {
+                c->full = true;
+                return;
+        }
+        if (c->text.len > 0)
+                buf_append(&c->text, "\n", 1);
+        buf_puts(&c->text, line);
 }
 
 /* The child gets stdin, stdout and stderr, nothing else of ours: libcurl
@@ -161,6 +180,40 @@ static int spawn_in_group(pid_t *ret_pid, const char *bin, const posix_spawn_fil
                 r = posix_spawn(ret_pid, bin, fa, &attr, argv, env);
         (void)posix_spawnattr_destroy(&attr);
         return r;
+}
+
+/* `kong_bin args…` with stdin from /dev/null and stdout and stderr into
+ * one pipe, whose read end *ret_fd gets. The password exists in the
+ * child's environment only, wiped from ours once it is spawned. */
+static int spawn_kong(const char *kong_bin, const char *const *args, const DbParams *db, pid_t *ret_pid,
+                      int *ret_fd, Error *err)
+{
+        extern char **environ;
+        _cleanup_strv_ char **argv = NULL;
+        posix_spawn_file_actions_t fa;
+        int pipefd[2], r;
+
+        strv_push(&argv, xstrdup(kong_bin));
+        for (size_t i = 0; args[i]; i++)
+                strv_push(&argv, xstrdup(args[i]));
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return error_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
+        char **env = kong_child_environment(db, environ);
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
+        only_stdio_in_child(&fa);
+        r = spawn_in_group(ret_pid, kong_bin, &fa, argv, env);
+        posix_spawn_file_actions_destroy(&fa);
+        strv_free_wiped(env);
+        close(pipefd[1]);
+        if (r != 0) {
+                close(pipefd[0]);
+                return error_set(err, -r, "cannot run '%s' (kong_bin): %s", kong_bin, strerror(r));
+        }
+        *ret_fd = pipefd[0];
+        return 0;
 }
 
 static bool group_gone(pid_t pgid)
@@ -200,90 +253,96 @@ static usec_t extension(const KongWatch *w, usec_t now)
         return ext;
 }
 
-int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
-             int *ret_status, Error *err)
+/* "kong migrations finish": the command, without its options, for
+ * messages (the -c path is ours, not news). */
+static char *command_name(const char *const *args)
 {
-        extern char **environ;
-        char **env = kong_child_environment(db, environ);
-        _cleanup_strv_ char **argv = NULL;
-        posix_spawn_file_actions_t fa;
+        _cleanup_buf_ Buf b = { 0 };
+        buf_puts(&b, "kong");
+        for (size_t i = 0; args[i] && args[i][0] != '-'; i++)
+                buf_printf(&b, " %s", args[i]);
+        return xstrdup(b.data);
+}
+
+/* Why the run was stopped early: a lost lock (-ENOLCK), the deadline
+ * (-ETIME), or 0 to go on. */
+static int run_watch(const KongWatch *watch, DbLockWatch *lw, const char *what, Error *err)
+{
+        PGconn *lock_conn = watch ? watch->lock_conn : NULL;
+        usec_t now = now_usec();
+        Error e;
+
+        if (lock_conn && db_lock_watch(lock_conn, lw, &e) < 0) {
+                log_warning(STAGE_MIGRATIONS,
+                            "the migration lock's connection is gone (%s); stopping '%s' and every process "
+                            "it started",
+                            e.msg, what);
+                return error_set(err, -ENOLCK,
+                                 "lost the migration lock while '%s' ran (%s); stopped it and every process "
+                                 "it started. This node no longer leads; another node resumes the migration",
+                                 what, e.msg);
+        }
+        if (!watch || !watch->deadline || now < watch->deadline)
+                return 0;
+        if (watch->deadline_text)
+                return error_set(err, -ETIME,
+                                 "'%s' still ran %llu s into the migrations (%s); stopped it and every "
+                                 "process it started",
+                                 what, (unsigned long long)((now - watch->started) / USEC_PER_SEC),
+                                 watch->deadline_text);
+        return error_set(err, -ETIME,
+                         "'%s' did not finish within %llu s; stopped it and every process it started", what,
+                         (unsigned long long)((watch->deadline - watch->started) / USEC_PER_SEC));
+}
+
+/* The one way a `kong` child runs: spawned (spawn_kong()), watched
+ * (run_watch()) while its output goes line by line, redacted, to 'sink';
+ * the keepalive every second; stopped with its group when the watch says
+ * so; reaped, and nothing of its group left behind. */
+static int run_kong(const char *kong_bin, const char *const *args, const DbParams *db,
+                    const KongWatch *watch, KongLineFn sink, void *userdata, int *ret_status, Error *err)
+{
+        _cleanup_free_ char *what = command_name(args);
+        const char *secret = db ? db->password : NULL;
         PGconn *lock_conn = watch ? watch->lock_conn : NULL;
         DbLockWatch lw = { .answered = now_usec() };
-        int pipefd[2], status = 0, r;
-        bool exited = false;
+        KongOutput output = { 0 };
+        int fd = -1, status = 0, r;
+        bool exited = false, eof = false;
         pid_t pid;
 
-        strv_push(&argv, xstrdup(kong_bin));
-        for (size_t i = 0; args[i]; i++)
-                strv_push(&argv, xstrdup(args[i]));
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                strv_free_wiped(env);
-                return error_set(err, -errno, "cannot create a pipe: %s", strerror(errno));
-        }
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-        posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO);
-        only_stdio_in_child(&fa);
-        r = spawn_in_group(&pid, kong_bin, &fa, argv, env);
-        posix_spawn_file_actions_destroy(&fa);
-        strv_free_wiped(env);
-        close(pipefd[1]);
-        if (r != 0) {
-                close(pipefd[0]);
-                return error_set(err, -r, "cannot run '%s' (kong_bin): %s", kong_bin, strerror(r));
-        }
-
-        KongOutput output = { 0 };
-        usec_t started = now_usec(), last_progress = started, last_status = 0;
-        bool eof = false;
+        r = spawn_kong(kong_bin, args, db, &pid, &fd, err);
+        if (r < 0)
+                return r;
+        usec_t last_progress = now_usec(), last_status = 0;
         while (!eof) {
-                struct pollfd pfd[2] = { { .fd = pipefd[0], .events = POLLIN },
+                struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
                                          { .fd = lock_conn ? PQsocket(lock_conn) : -1, .events = POLLIN } };
                 /* Once Kong has exited, only what it left in the pipe is
                  * read: a child of it holding the pipe must not keep us. */
                 int n = poll(pfd, 2, exited ? 0 : KONG_PROGRESS_INTERVAL_MS);
                 if (n < 0 && errno == EINTR)
                         continue;
+                r = run_watch(watch, &lw, what, err);
+                if (r < 0) {
+                        stop_group(pid, exited);
+                        close(fd);
+                        kong_output_finish(&output, secret, sink, userdata);
+                        return r;
+                }
                 usec_t now = now_usec();
-                Error e;
-                if (lock_conn && db_lock_watch(lock_conn, &lw, &e) < 0) {
-                        log_warning(
-                                STAGE_MIGRATIONS,
-                                "the migration lock's connection is gone (%s); stopping 'kong migrations "
-                                "%s' and every process it started",
-                                e.msg, args[1] ?: "");
-                        stop_group(pid, exited);
-                        close(pipefd[0]);
-                        kong_output_finish(&output, db->password, log_child_line, NULL);
-                        return error_set(
-                                err, -ENOLCK,
-                                "lost the migration lock while 'kong migrations %s' ran (%s); stopped "
-                                "it and every process it started. This node no longer leads; another "
-                                "node resumes the migration",
-                                args[1] ?: "", e.msg);
-                }
-                if (watch && watch->deadline && now >= watch->deadline) {
-                        stop_group(pid, exited);
-                        close(pipefd[0]);
-                        kong_output_finish(&output, db->password, log_child_line, NULL);
-                        return error_set(
-                                err, -ETIME,
-                                "'kong migrations %s' still ran %llu s into the migrations (%s); stopped "
-                                "it and every process it started",
-                                args[1] ?: "", (unsigned long long)((now - watch->started) / USEC_PER_SEC),
-                                watch->deadline_text);
-                }
-                /* Every second, chatty output or not: systemd's timeout and
-                 * the lifecycle heartbeats must not wait for a quiet Kong. */
+                /* Every second, chatty output or not (and not at every
+                 * read): systemd's timeout, the watchdog and the lifecycle
+                 * heartbeats must not wait for a quiet Kong, nor get a
+                 * network round trip per read of a busy one. */
                 if (!exited && now - last_progress >= KONG_PROGRESS_INTERVAL_MS * USEC_PER_MSEC) {
                         retry_waiting(extension(watch, now));
                         last_progress = now_usec();
                 }
-                if (!exited && watch && watch->deadline && now - last_status >= KONG_STATUS_INTERVAL) {
+                if (!exited && watch && watch->deadline && watch->deadline_key &&
+                    now - last_status >= KONG_STATUS_INTERVAL) {
                         notify_status(
-                                "migrations: kong migrations %s, %llu s of %llu s (%s)", args[1] ?: "",
+                                "migrations: %s, %llu s of %llu s (%s)", what,
                                 (unsigned long long)((now - watch->started) / USEC_PER_SEC),
                                 (unsigned long long)((watch->deadline - watch->started) / USEC_PER_SEC),
                                 watch->deadline_key);
@@ -296,18 +355,18 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
                                 break;
                         continue;
                 }
-                char chunk[1024];
-                ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
+                char chunk[4096];
+                ssize_t got = read(fd, chunk, sizeof(chunk));
                 if (got < 0 && errno == EINTR)
                         continue;
                 if (got <= 0)
                         eof = true;
                 else
-                        kong_output_feed(&output, chunk, (size_t)got, db->password, log_child_line, NULL);
+                        kong_output_feed(&output, chunk, (size_t)got, secret, sink, userdata);
                 explicit_bzero(chunk, sizeof(chunk));
         }
-        kong_output_finish(&output, db->password, log_child_line, NULL);
-        close(pipefd[0]);
+        kong_output_finish(&output, secret, sink, userdata);
+        close(fd);
 
         if (!exited)
                 while (waitpid(pid, &status, 0) < 0)
@@ -316,10 +375,28 @@ int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, 
         /* Nothing Kong started outlives it. */
         (void)kill(-pid, SIGKILL);
         if (WIFSIGNALED(status))
-                return error_set(err, -EINTR, "'%s %s' was killed by signal %s", kong_bin, args[0] ?: "",
+                return error_set(err, -EINTR, "'%s' was killed by signal %s", what,
                                  strsignal(WTERMSIG(status)));
         *ret_status = WEXITSTATUS(status);
         return 0;
+}
+
+int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
+             int *ret_status, Error *err)
+{
+        return run_kong(kong_bin, args, db, watch, log_child_line, NULL, ret_status, err);
+}
+
+int kong_run_quiet(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
+                   int *ret_status, char **ret_output, Error *err)
+{
+        KongCapture capture = { .text = { .secret = true } };
+        int r = run_kong(kong_bin, args, db, watch, capture_line, &capture, ret_status, err);
+
+        if (r >= 0 && ret_output)
+                *ret_output = xstrdup(capture.text.data ? capture.text.data : "");
+        buf_done(&capture.text);
+        return r;
 }
 
 MigrationsAction migrations_decide(int state, MigrationsPolicy policy, bool finish_auto)

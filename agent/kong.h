@@ -19,24 +19,28 @@ typedef enum KongSchemaState {
 const char *kong_schema_state_describe(int exit_status);
 
 /* The environment Kong runs with: PATH, LANG, HOME, TZ from ours and
- * KONG_PG_PASSWORD, what kong.service's env file gives it; every other
- * setting comes from the kong.conf passed with -c. Nothing else of ours
- * leaks in (no AWS credentials). */
+ * KONG_PG_PASSWORD (when 'db' is given and has one), what kong.service's
+ * env file gives it; every other setting comes from the kong.conf passed
+ * with -c. Nothing else of ours leaks in (no AWS credentials). */
 char **kong_child_environment(const DbParams *db, char *const *our_env);
 
-/* Kong's output, split into lines for the log with 'secret' (the
- * password) cut out of each whole line, however the reads split it.
- * Lines longer than KONG_LINE_MAX are cut there (the rest dropped). */
+/* Kong's output, split into lines with 'secret' (the password) cut out
+ * of each whole line, however the reads split it. A line longer than
+ * KONG_LINE_MAX is dropped whole (a note says so): cut, it could end in
+ * the password's beginning. */
 #define KONG_LINE_MAX 4096
 typedef void (*KongLineFn)(const char *line, void *userdata);
 typedef struct KongOutput {
         Buf line; /* wiped: it may hold the password */
-        bool cut; /* dropping the rest of an over-long line */
+        bool cut; /* dropping an over-long line */
 } KongOutput;
 void kong_output_feed(KongOutput *o, const char *data, size_t n, const char *secret, KongLineFn fn,
                       void *userdata);
 /* The last line (without a newline), and the buffer freed. */
 void kong_output_finish(KongOutput *o, const char *secret, KongLineFn fn, void *userdata);
+
+/* At most this much of a quiet run's output is kept, in whole lines. */
+#define KONG_CAPTURE_MAX (64 * 1024)
 
 /* What watches a run of Kong. */
 typedef struct KongWatch {
@@ -47,7 +51,9 @@ typedef struct KongWatch {
         /* Past 'deadline' (0: none) Kong is stopped and -ETIME returned;
          * systemd's start timeout is never extended past it (plus the time
          * to stop Kong and report). 'started' is when its clock began;
-         * 'deadline_key' names it in STATUS=, 'deadline_text' in errors. */
+         * 'deadline_key' names it in STATUS= (NULL: no STATUS=, a quiet
+         * run), 'deadline_text' in errors (NULL: "did not finish within N
+         * s", N = deadline - started). */
         usec_t started;
         usec_t deadline;
         const char *deadline_key;
@@ -55,11 +61,22 @@ typedef struct KongWatch {
 } KongWatch;
 
 /* Runs `kong_bin args…` in a process group of its own, with only stdin,
- * stdout and stderr open; *ret_status is its exit code. Fails (and names the signal) if it did not exit
- * normally. Whenever it stops (exit, lost lock, deadline), no process of its group survives it. 'watch' may
- * be NULL. */
+ * stdout and stderr open and kong_child_environment('db'; NULL: no
+ * password); *ret_status is its exit code. Fails (and names the signal)
+ * if it did not exit normally. When 'watch' (may be NULL) stops it, the
+ * group gets SIGTERM, then SIGKILL after 5 s; whenever it stops (exit,
+ * lost lock, deadline), no process of its group survives it. A slow wait:
+ * retry_waiting() every second (network I/O, retry.h). Kong's output goes
+ * to the journal, line by line, the password cut out of each line. */
 int kong_run(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
              int *ret_status, Error *err);
+
+/* kong_run(), quietly: Kong's output (stdout and stderr together) comes
+ * back in *ret_output (optional) instead, the password cut out of each
+ * whole line; whole lines only, at most KONG_CAPTURE_MAX: the first line
+ * that does not fit is dropped with everything after it. */
+int kong_run_quiet(const char *kong_bin, const char *const *args, const DbParams *db, const KongWatch *watch,
+                   int *ret_status, char **ret_output, Error *err);
 
 typedef enum MigrationsPolicy {
         MIGRATIONS_AUTO,

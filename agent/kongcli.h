@@ -2,20 +2,21 @@
 #pragma once
 
 /* Short, quiet runs of Kong's CLI whose output is the answer: `kong
- * version` and the fleet's periodic `kong migrations list`. Unlike
- * kong_run() (kong.c), nothing is logged: the output comes back, the
- * password cut out of it. Kong versions as Kong prints them, compared. */
+ * version` and the fleet's periodic `kong migrations list`, run as every
+ * `kong` child is (kong_run_quiet(), kong.c): nothing is logged, the output
+ * comes back with the password cut out of each line. Kong versions as Kong
+ * prints them, compared. */
 
-#include "db.h"
+#include "kong.h"
 
-/* At most this much output is kept (the rest is read and dropped). */
-#define KONGCLI_OUTPUT_MAX (64 * 1024)
+/* At most this much output is kept (whole lines; the rest is read and
+ * dropped). */
+#define KONGCLI_OUTPUT_MAX KONG_CAPTURE_MAX
 
-/* Runs `kong_bin args…` in a process group of its own with only stdin,
- * stdout and stderr (Kong's environment: kong_child_environment(), or no
- * password when 'db' is NULL); its stdout and stderr together go to
- * *ret_output (optional, redacted), its exit code to *ret_status. Past
- * 'timeout' the group is killed and -ETIME returned. */
+/* kong_run_quiet() with a deadline 'timeout' from now: past it the group
+ * gets SIGTERM, SIGKILL 5 s later, and -ETIME is returned. 'db' NULL: no
+ * password in Kong's environment. A slow wait (retry_waiting() every
+ * second). */
 int kongcli_run(const char *kong_bin, const char *const *args, const DbParams *db, usec_t timeout,
                 int *ret_status, char **ret_output, Error *err);
 
