@@ -291,31 +291,51 @@ int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err)
 typedef struct KongSecretFetch {
         Boot *boot;
         usec_t timeout;
-        bool reuse_db_secret; /* at boot: the database secret was just read */
+        /* The database secret as this boot or rotation check just read it,
+         * or NULL when that read failed. */
+        const SecretValue *db_secret;
 } KongSecretFetch;
+
+/* Whether 'id' names the database secret: secret_id itself, or the ARN or
+ * name Secrets Manager gave for it (both read at the one
+ * secret_version_stage). */
+static bool names_db_secret(const Boot *b, const char *id, const SecretValue *db_secret)
+{
+        const SecretValue *known = db_secret ? db_secret : &b->secret;
+        return streq(id, config_get(b->config, CONF_SECRET_ID)) || (known->arn && streq(id, known->arn)) ||
+               (known->name && streq(id, known->name));
+}
 
 static int fetch_kong_secret(const char *id, const char *key, SecretValue *ret, void *userdata, Error *err)
 {
         KongSecretFetch *f = userdata;
         Boot *b = f->boot;
 
-        /* One GetSecretValue per distinct secret per boot, the database's
-         * included. */
-        if (f->reuse_db_secret && streq(id, config_get(b->config, CONF_SECRET_ID)) && b->secret.string) {
-                *ret = (SecretValue){
-                        .arn = xstrdup(b->secret.arn),
-                        .name = xstrdup(b->secret.name),
-                        .version_id = xstrdup(b->secret.version_id),
-                        .string = xstrdup(b->secret.string),
-                };
-                return 0;
+        /* One GetSecretValue per distinct secret per boot and per rotation
+         * check, the database's included: a mapping of it takes the value
+         * just read, or, when that read failed, fails with it rather than
+         * asking again. */
+        if (!names_db_secret(b, id, f->db_secret))
+                return fetch_secret_id(b, id, key, f->timeout, ret, err);
+        if (!f->db_secret || !f->db_secret->string) {
+                _cleanup_free_ char *shown = sanitize_for_log(id, 2048);
+                return error_set(err, -EAGAIN,
+                                 "secret '%s' is the database secret (%s), which could not be read just now",
+                                 shown, config_key_name(CONF_SECRET_ID));
         }
-        return fetch_secret_id(b, id, key, f->timeout, ret, err);
+        *ret = (SecretValue){
+                .arn = xstrdup(f->db_secret->arn),
+                .name = f->db_secret->name ? xstrdup(f->db_secret->name) : NULL,
+                .version_id = xstrdup(f->db_secret->version_id),
+                .string = xstrdup(f->db_secret->string),
+        };
+        return 0;
 }
 
-static int read_kong_secrets(Boot *b, usec_t timeout, bool reuse_db_secret, KongSecrets *ret, Error *err)
+static int read_kong_secrets(Boot *b, usec_t timeout, const SecretValue *db_secret, KongSecrets *ret,
+                             Error *err)
 {
-        KongSecretFetch f = { b, timeout, reuse_db_secret };
+        KongSecretFetch f = { b, timeout, db_secret };
         KongSecrets ks = { 0 };
 
         int r = kong_secrets_from_config(b->config, &ks, err);
@@ -339,7 +359,8 @@ static int boot_kong_secrets(Boot *b, Error *err)
         if (b->kong_secrets.fetched || c->n_kong_secrets == 0)
                 return 0;
         notify_status("reading the secrets kong_secret.* keys map");
-        int r = read_kong_secrets(b, config_get_seconds(c, CONF_AWS_TIMEOUT), true, &b->kong_secrets, err);
+        int r = read_kong_secrets(b, config_get_seconds(c, CONF_AWS_TIMEOUT), &b->secret, &b->kong_secrets,
+                                  err);
         if (r < 0)
                 return r;
         const KongSecrets *ks = &b->kong_secrets;
@@ -386,7 +407,7 @@ static void warn_license_needs_restart(const Boot *b, const KongSecrets *old)
         }
 }
 
-int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
+int boot_rotate_kong_secrets(Boot *b, const SecretValue *db_secret, usec_t timeout, Error *err)
 {
         KongSecrets fresh = { 0 }, old;
         bool changed = false;
@@ -394,7 +415,7 @@ int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err)
 
         if (b->config->n_kong_secrets == 0)
                 return KONG_SECRETS_UNCHANGED;
-        int r = read_kong_secrets(b, timeout, false, &fresh, err);
+        int r = read_kong_secrets(b, timeout, db_secret, &fresh, err);
         if (r < 0)
                 return r;
         moved = kong_secrets_moved(&b->kong_secrets, &fresh);

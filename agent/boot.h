@@ -99,8 +99,10 @@ typedef enum KongSecretsRotation {
 /* Day 2: reads every secret kong_secret.<setting> maps; when a version
  * moved, renders and writes both files once for all of them. On failure
  * the current values and files stay. Each GetSecretValue retries for at
- * most 'timeout'. */
-int boot_rotate_kong_secrets(Boot *b, usec_t timeout, Error *err);
+ * most 'timeout'. 'db_secret' is the database secret as the caller's
+ * rotation check just read it (NULL: that read failed): a mapping of the
+ * same secret takes it, so no secret is read twice in one check. */
+int boot_rotate_kong_secrets(Boot *b, const SecretValue *db_secret, usec_t timeout, Error *err);
 
 /* Waits until Postgres takes our credentials; the connection stays open
  * (b->lock_conn): it is the one that holds the migration lock. */

@@ -343,9 +343,17 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         Error err;
         int r;
 
+        /* The database secret first: a kong_secret.* mapping of the same
+         * secret takes this read (one GetSecretValue per secret per check). */
+        r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
+        if (r < 0 && interrupted(d))
+                goto out;
+        if (r < 0)
+                log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
+        bool have_fresh = r >= 0;
         /* Kong's other secrets (kong_secret.*): new versions are written
          * here, and the one reload below applies them all. */
-        r = boot_rotate_kong_secrets(b, DAEMON_AWS_TIMEOUT, &err);
+        r = boot_rotate_kong_secrets(b, have_fresh ? &fresh : NULL, DAEMON_AWS_TIMEOUT, &err);
         if (r < 0 && interrupted(d))
                 goto out;
         if (r < 0)
@@ -361,12 +369,8 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
         if (r == KONG_SECRETS_REWRITTEN)
                 log_stage_done(STAGE_ROTATION, started,
                                "Kong secret settings: env file rewritten and Kong reloaded");
-        r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
-        if (r < 0) {
-                if (!interrupted(d))
-                        log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
+        if (!have_fresh)
                 goto out;
-        }
         if (streq(fresh.version_id, b->secret.version_id)) {
                 log_debug(STAGE_ROTATION, "secret version %s unchanged", fresh.version_id);
                 goto out;

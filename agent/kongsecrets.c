@@ -203,6 +203,14 @@ static int pick_value(const KongSecretRef *ref, const SecretValue *secret, char 
         return r;
 }
 
+/* Whether 'id' names 'secret', read as 'lead': the same id, or its ARN or
+ * name as Secrets Manager gave them (one read at one version stage). */
+static bool names_secret(const char *id, const char *lead, const SecretValue *secret)
+{
+        return streq(id, lead) || (secret->arn && streq(id, secret->arn)) ||
+               (secret->name && streq(id, secret->name));
+}
+
 static int fetch_one(KongSecrets *ks, size_t first, KongSecretFetchFn fetch, void *userdata, Error *err)
 {
         const KongSecretRef *lead = &ks->refs[first];
@@ -217,7 +225,7 @@ static int fetch_one(KongSecrets *ks, size_t first, KongSecretFetchFn fetch, voi
         }
         for (size_t i = first; i < ks->n_refs; i++) {
                 KongSecretRef *ref = &ks->refs[i];
-                if (!streq(ref->secret_id, lead->secret_id))
+                if (!names_secret(ref->secret_id, lead->secret_id, &secret))
                         continue;
                 _cleanup_secret_ char *value = NULL;
                 r = pick_value(ref, &secret, &value, err);
@@ -256,11 +264,8 @@ static int fetch_one(KongSecrets *ks, size_t first, KongSecretFetchFn fetch, voi
 int kong_secrets_fetch(KongSecrets *ks, KongSecretFetchFn fetch, void *userdata, Error *err)
 {
         for (size_t i = 0; i < ks->n_refs; i++) {
-                bool seen = false;
-                for (size_t j = 0; j < i && !seen; j++)
-                        seen = streq(ks->refs[j].secret_id, ks->refs[i].secret_id);
-                if (seen)
-                        continue;
+                if (ks->refs[i].value)
+                        continue; /* its secret was read for an earlier setting */
                 int r = fetch_one(ks, i, fetch, userdata, err);
                 if (r < 0)
                         return r;

@@ -69,8 +69,9 @@ int kong_secrets_from_config(const Config *c, KongSecrets *ret, Error *err);
 typedef int (*KongSecretFetchFn)(const char *secret_id, const char *key, SecretValue *ret, void *userdata,
                                  Error *err);
 
-/* One fetch per distinct secret id; each setting's value picked (the
- * whole SecretString or its JSON key) and checked. Errors name the
+/* One fetch per distinct secret (ids naming it by name and by ARN
+ * count as one: those Secrets Manager returned); each setting's value
+ * picked (the whole SecretString or its JSON key) and checked. Errors name the
  * setting, its source and the secret, never the value. */
 int kong_secrets_fetch(KongSecrets *ks, KongSecretFetchFn fetch, void *userdata, Error *err);
 

@@ -14,7 +14,7 @@ mapped secrets (one env file rewrite, one reload), a mapping from an
 instance tag refused, values Kong would alter refused naming the setting,
 a missing secret or JSON key named in the error, a rotation to a value
 Kong would alter kept out, the database secret read once when a mapping
-names it too.
+names it too (by name or ARN), at boot and at every rotation check.
 
 Run: /usr/bin/python3 tests/integration/test_kong_secrets.py
 """
@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import hashlib
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -281,6 +282,38 @@ class KongSecrets(LifecycleTestCase):
         self.assertExit(EXIT_OK, code)
         self.assertEqual(self.gets(), [Stack.SECRET_ID], self.explain())
         self.assertEqual(systemd_env(st.kong_env_file).get("KONG_PG_RO_PASSWORD"), Stack.PASSWORD)
+
+    def test_a_rotation_check_reads_each_secret_once(self):
+        # The database secret also mapped, by its name and by its ARN, and
+        # one other secret: every rotation check (as the boot) sends one
+        # GetSecretValue for each of the two secrets, the database's by
+        # secret_id, never by the ARN.
+        st = self.st
+        cfg = self.config(secretsmanager_endpoint=st.faultproxy_url, rotation_interval=2,
+                          **{"kong_secret.pg_ro_password": "%s\\#password" % Stack.SECRET_ID,
+                             "kong_secret.pg_ro_user": "%s\\#username" % st.secret_arn,
+                             "kong_secret.license_data": "prod/kong/license"})
+        a = st.start_agent(("-v", "run"), config=cfg, name="rotation-reads")
+        self.agents.append(a)
+        self.wait_booted(a)
+        wait_for(lambda: len([line for line in self.stderr_of(a).splitlines()
+                              if "secret version" in line and "unchanged" in line]) >= 3, 30,
+                 "three rotation checks", proc=a, detail=lambda: self.agent_story(a), error=self.failureException)
+        os.kill(a.pid, signal.SIGTERM)
+        self.assertEqual(self.wait_exit(a, 15), EXIT_OK, self.agent_story(a))
+        err = self.stderr_of(a)
+        n = len([line for line in err.splitlines() if "secret version" in line and "unchanged" in line])
+        gets = self.gets()
+        # the boot and n checks that finished; a check under way at SIGTERM
+        # may have sent its reads without logging
+        db, lic = gets.count(Stack.SECRET_ID), gets.count("prod/kong/license")
+        self.assertIn(db, (n + 1, n + 2), "GetSecretValue of the database secret: %d for the boot and %d "
+                      "checks\n%s" % (db, n, self.explain()))
+        self.assertEqual(lic, db, gets)
+        self.assertEqual(set(gets), {Stack.SECRET_ID, "prod/kong/license"}, gets)
+        env = systemd_env(st.kong_env_file)
+        self.assertEqual((env.get("KONG_PG_RO_PASSWORD"), env.get("KONG_PG_RO_USER")), (Stack.PASSWORD, "kong"))
+        self.assertNotIn(Stack.PASSWORD, err)
 
     def test_mapping_from_an_instance_tag_is_refused(self):
         st = self.st

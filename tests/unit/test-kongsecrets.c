@@ -226,6 +226,17 @@ static void test_fetch_render(void)
         kong_secrets_done(&again);
         kong_secrets_done(&ks);
 
+        /* The same secret named by id and by the ARN its read returned:
+         * read once. */
+        f.calls = 0;
+        ks = refs_of("kong_secret.ssl_cert = tls\\#cert\n"
+                     "kong_secret.ssl_cert_key = arn:tls\\#key\n");
+        CHECK(kong_secrets_fetch(&ks, fake_fetch, &f, &err) == 0);
+        CHECK(f.calls == 1);
+        CHECK(ks.n_versions == 1);
+        CHECK(ks.refs[1].value && startswith(ks.refs[1].value, "-----BEGIN PRIVATE KEY-----"));
+        kong_secrets_done(&ks);
+
         /* Errors name the setting, its source and the secret, never the value. */
         ks = refs_of("kong_secret.ssl_cert = tls\\#crt\n");
         CHECK(kong_secrets_fetch(&ks, fake_fetch, &f, &err) == -ENOENT);
