@@ -10,7 +10,9 @@ rule of tests/peers/faultproxy.py in front of moto), or Kong's reload job
 ends after SLOW seconds (the systemd mock's SetJobDelay), and the notice
 comes while the rotation check waits: the drain (POST /status/ready
 {"status":"draining"} to the stand-in Kong) must start within
-WATCH + MARGIN of the notice, far less than SLOW.
+WATCH + MARGIN of the notice, far less than SLOW. The same for systemd's
+SIGTERM (a `systemctl stop`, and a shutdown, which drains): the agent exits
+0 within STOP_WITHIN, files untouched, no password in its output.
 
 The notice comes at a random moment of the watch's period (the worst case
 is a notice just after a watch read IMDS); each case prints its measured
@@ -18,12 +20,13 @@ delay (notice -> drain) on stderr.
 
 Run: /usr/bin/python3 tests/integration/test_termination_watch.py
 """
+import os
 import random
 import sys
 import time
 import unittest
 
-from common import Stack, systemd_template
+from common import Stack, slurp, systemd_template
 from lifecycle_common import TERMINATE_HOOK, LifecycleTestCase
 from stack import wait_for
 
@@ -31,6 +34,7 @@ WATCH = 5          # the agent's termination watch period (s)
 MARGIN = 3         # generous: IMDS reads, the abandoned work unwinding, a loaded machine
 SLOW = 60          # the slow peer's delay (s): far beyond WATCH + MARGIN
 DRAIN = 1          # drain_timeout (s)
+STOP_WITHIN = DRAIN + 4   # SIGTERM -> exit: a second to notice, the drain, a loaded machine
 NEW_PASSWORD = "Rotated-while-slow-7q"
 
 
@@ -154,6 +158,59 @@ class TerminationWatch(LifecycleTestCase):
         # the files were written before the reload, whole: the new password
         self.assertEqual(env_password(st.kong_env_file), NEW_PASSWORD)
         self.assertEqual(len(self.systemd("ReloadUnit")), 1)
+
+    # systemd's SIGTERM while a rotation check waits on the slow Secrets
+    # Manager: the pending signal ends the wait (the interrupt hook asks
+    # sigpending() at least every second), so the agent stops within
+    # STOP_WITHIN, not after the slow reply (or the 30 s of retries).
+    def sigterm_while_slow(self):
+        st = self.st
+        a = self.boot()
+        files = {p: slurp(p) for p in (st.kong_conf, st.kong_env_file)}
+        self.slow_secrets_manager(a)
+        sent = time.time()
+        self.sigterm(a)
+        code = self.wait_exit(a, SLOW / 2)
+        took = time.time() - sent
+        sys.stderr.write("\n  %s: SIGTERM -> exit %.2f s\n" % (self.id().split(".")[-1], took))
+        story = self.agent_story(a)
+        self.assertEqual(code, 0, story)   # EXIT_OK: a stop is no failure
+        self.assertLess(took, STOP_WITHIN, story)
+        # the held GetSecretValue was not answered before the agent left
+        self.assertEqual([r for r in st.faultproxy_requests() if r["action"] != "arrived" and r["rule"] == 0
+                          and r["time"] < sent + took], [], "the slow reply came before the exit: no proof")
+        err = self.stderr_of(a)
+        for noise in ("cannot check the secret for rotation", "Kong still runs with the previous password",
+                      "cannot apply the new secret version", "Kong secret settings: keeping"):
+            self.assertNotIn(noise, err, "an interrupted check reported as a failure")
+        # no half-written file: both as they were, no temporary left beside them
+        for p, before in files.items():
+            self.assertEqual(slurp(p), before, p)
+            left = [f for f in os.listdir(os.path.dirname(p)) if f.endswith(".tmp")]
+            self.assertEqual(left, [], "temporary files left in %s" % os.path.dirname(p))
+        out = a.output()[0] + err + "\n".join(line for m in st.notify_messages() for line in m)
+        self.assertNotIn(Stack.PASSWORD, out)
+        return a, err
+
+    def test_sigterm_while_secrets_manager_is_slow(self):
+        # `systemctl stop kong-bootstrap` on a running system: stop at once,
+        # Kong left running, no drain.
+        a, err = self.sigterm_while_slow()
+        self.assertIn("stopping on Terminated; the system is running, so Kong keeps running", err)
+        self.assertEqual(self.events("drain"), [], self.agent_story(a))
+        self.assertEqual(self.systemd("StopUnit"), [])
+        self.assertEqual(self.st.unit_properties()["ActiveState"], "active")
+
+    def test_sigterm_at_shutdown_while_secrets_manager_is_slow(self):
+        # a system shutdown: the drain (drain_timeout), then the exit;
+        # systemd stops Kong after us, so no StopUnit from the agent
+        self.set_system_state("stopping")
+        a, err = self.sigterm_while_slow()
+        self.assertIn("draining: the instance is shutting down", "\n".join(
+            line for m in self.st.notify_messages() for line in m), self.agent_story(a))
+        self.assertEqual(len(self.events("drain")), 1, self.agent_story(a))
+        self.assertIn("Kong drained; systemd stops it after us", err)
+        self.assertEqual(self.systemd("StopUnit"), [])
 
 
 if __name__ == "__main__":
