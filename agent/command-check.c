@@ -5,6 +5,8 @@
 
 #include "autoscaling.h"
 #include "boot.h"
+#include "kong.h"
+#include "kongcli.h"
 #include "probe.h"
 #include "registry.h"
 
@@ -88,6 +90,36 @@ static bool after_rollout(const Config *c)
         return streq(config_get(c, CONF_MIGRATIONS_FINISH), "after-rollout");
 }
 
+/* Run's other refusal at this stage: this node's Kong older than the newest
+ * Kong that ran `finish` (fleet_boot_register()). */
+static int check_not_older_than_schema(Boot *b, PGconn *conn, Error *err)
+{
+        bool exists = false;
+        _cleanup_free_ char *newest = NULL, *version = NULL;
+        int r = registry_exists(conn, &exists, err);
+        if (r < 0 || !exists)
+                return r;
+        r = registry_newest_finish_version(conn, &newest, err);
+        if (r < 0 || !newest)
+                return r;
+        const char *bin = config_get(b->config, CONF_KONG_BIN);
+        r = kongcli_version(bin, PROBE_KONG_TIMEOUT, &version, err);
+        if (r < 0) {
+                error_prefix(err,
+                             "cannot tell whether this node's Kong is older than the schema (Kong %s "
+                             "ran 'kong migrations finish')",
+                             newest);
+                return r;
+        }
+        if (kong_version_compare(version, newest) < 0)
+                return error_set(
+                        err, -EPROTO,
+                        "Kong %s (%s) is older than the schema, which Kong %s has finished: run "
+                        "would not start Kong; boot this instance from an image with Kong %s or newer",
+                        version, bin, newest, newest);
+        return 0;
+}
+
 /* migrations_finish = after-rollout: run creates (or uses) the fleet
  * registry's schema right after the database stage (fleet_boot_register());
  * asked here with read-only queries on a connection of its own. */
@@ -97,10 +129,12 @@ static int check_fleet(Boot *b, char **ret_detail, Error *err)
         int r = db_wait(&b->db, 0, &conn, NULL, err);
         if (r >= 0)
                 r = registry_check(conn, &b->db, ret_detail, err);
-        PQfinish(conn);
         if (r == -EACCES || r == -EPROTO)
                 error_prefix(err, "migrations_finish from %s",
                              config_source(b->config, CONF_MIGRATIONS_FINISH));
+        if (r >= 0)
+                r = check_not_older_than_schema(b, conn, err);
+        PQfinish(conn);
         return r;
 }
 

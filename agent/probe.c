@@ -11,8 +11,6 @@
 #include "kongcli.h"
 #include "systemd.h"
 
-#define PROBE_KONG_TIMEOUT (30 * USEC_PER_SEC)
-
 int probe_kong_binary(const Config *c, Error *err)
 {
         const char *bin = config_get(c, CONF_KONG_BIN);

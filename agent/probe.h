@@ -10,6 +10,10 @@
 
 #include "db.h"
 
+/* How long `kong version` may take in check (a hung kong_bin must not hang
+ * it). */
+#define PROBE_KONG_TIMEOUT (30 * USEC_PER_SEC)
+
 /* `kong_bin version`, run as run() runs Kong (kong_run(): only stdio, the
  * restricted environment); fails unless it exits 0. */
 int probe_kong_binary(const Config *c, Error *err);

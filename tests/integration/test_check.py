@@ -231,6 +231,33 @@ class Check(LifecycleTestCase):
         code, _, _ = self.run_agent(config=self.config(migrations_finish="after-rollout"))
         self.assertExit(0, code)
 
+    def test_fleet_kong_older_than_the_finished_schema(self):
+        """run refuses to start a Kong older than the newest Kong that ran
+        `finish` (exit 19); check says so at the fleet line, before
+        anything would start."""
+        code, _, _ = self.run_agent(config=self.config(migrations_finish="after-rollout"))
+        self.assertExit(0, code)
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(0, code)
+        self.assertEqual(got["fleet"][0], "ok", out)
+        # a newer Kong finished the schema (the stand-in says 3.9.1 by default)
+        self.st.db_query("INSERT INTO kong_bootstrap.finishes (instance_id, kong_version, migrations) "
+                         "VALUES ('i-0123456789abcdef9', '99.0.0', 'core: 999_future')")
+        starts, kong_runs = len(self.systemd("StartUnit")), len(self.st.kong_log_entries())
+        code, got, out = self.check(migrations_finish="after-rollout")
+        self.assertExit(EXIT_FLEET, code)
+        self.assertVerdicts(got, fleet="FAIL")
+        self.assertRegex(got["fleet"][1], r"^Kong \S+ \(\S+\) is older than the schema, which Kong 99\.0\.0 "
+                                          r"has finished: run would not start Kong")
+        self.assertEqual(len(self.systemd("StartUnit")), starts, self.explain())
+        self.assertEqual([r["argv"][:2] for r in self.st.kong_log_entries()[kong_runs:]
+                          if r["argv"][:2] not in (["version"], ["migrations", "list"])], [], self.explain())
+        # and run agrees
+        self.st.reset_unit()
+        code, _, err = self.run_agent(config=self.config(migrations_finish="after-rollout"))
+        self.assertExit(EXIT_FLEET, code)
+        self.assertIn("is older than the schema, which Kong 99.0.0 has finished", err)
+
     def test_database_unreachable_single_attempt(self):
         code, got, out = self.check(pg_port=str(free_port()))
         self.assertExit(EXIT_DATABASE, code)
