@@ -134,7 +134,18 @@ class FleetTestCase(unittest.TestCase):
             for e in self.st.kong_events()))
         failed = ["%s %s exit=%s" % (r.get("tag"), r["argv"][:2], r["exit"]) for r in self.st.kong_log_entries()
                   if r["exit"] not in (0, None) and r["argv"][:2] != ["migrations", "list"]]
-        parts.append("--- in short ---\n%s\nfailed kong invocations: %s" % (parts[0], "; ".join(failed) or "none"))
+        units = []
+        for a in agents or self.agents:
+            log = getattr(a, "node", {}).get("unit_log")
+            if log and any(r.get("tag") == a.node["tag"] and r["argv"][:1] == ["start"] and r["exit"] not in (0, None)
+                           for r in self.st.kong_log_entries()):
+                try:
+                    with open(log, errors="replace") as f:
+                        units.append("%s: %s" % (a.node["unit"], f.read()[-400:].strip()))
+                except OSError as e:
+                    units.append("%s: %s" % (a.node["unit"], e))
+        parts.append("--- in short ---\n%s\nfailed kong invocations: %s\n%s" % (
+            parts[0], "; ".join(failed) or "none", "\n".join(units)))
         return "\n".join(parts)
 
     def agent_by_pid(self, pid, agents=None):
