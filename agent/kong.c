@@ -265,12 +265,20 @@ static char *command_name(const char *const *args)
 }
 
 /* Why the run was stopped early: a lost lock (-ENOLCK), the deadline
- * (-ETIME), or 0 to go on. */
+ * (-ETIME), a termination notice (-ECANCELED: retry_interrupted(), the
+ * daemon's hook; a `finish` from the fleet tick would otherwise hold the
+ * drain for up to migrations_timeout, and Kong's migrations are
+ * re-entrant: the next node runs what is left), or 0 to go on. */
 static int run_watch(const KongWatch *watch, DbLockWatch *lw, const char *what, Error *err)
 {
         PGconn *lock_conn = watch ? watch->lock_conn : NULL;
         usec_t now = now_usec();
         Error e;
+
+        if (retry_interrupted())
+                return error_set(err, -ECANCELED,
+                                 "'%s' stopped, with every process it started: this node is being terminated",
+                                 what);
 
         if (lock_conn && db_lock_watch(lock_conn, lw, &e) < 0) {
                 log_warning(STAGE_MIGRATIONS,

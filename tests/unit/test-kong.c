@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "kong.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "retry.h"
 #include "test.h"
 
 static void test_migrations_decide(void)
@@ -115,10 +120,47 @@ static void test_output_redaction(void)
         }
 }
 
+static unsigned interrupt_calls;
+static bool interrupt_after_two(void *userdata)
+{
+        (void)userdata;
+        return ++interrupt_calls > 2;
+}
+
+/* A termination notice (the daemon's interrupt hook) stops a long run, such
+ * as a `kong migrations finish` from the fleet tick, within about a second:
+ * SIGTERM to its group, -ECANCELED, nothing of it left running. */
+static void test_run_stops_on_interrupt(void)
+{
+        char dir[] = "/tmp/test-kong-XXXXXX";
+        CHECK(mkdtemp(dir) != NULL);
+        _cleanup_free_ char *marker = xasprintf("%s/termed", dir);
+        _cleanup_free_ char *script = xasprintf("trap 'echo yes > %s; exit 7' TERM; sleep 60 & wait", marker);
+        const char *args[] = { "-c", script, NULL };
+        DbParams db = { .password = (char *)"pw" };
+        usec_t now = now_usec();
+        KongWatch watch = { .started = now, .deadline = now + 60 * USEC_PER_SEC };
+        Error err = { "" };
+        int status = -1;
+
+        interrupt_calls = 0;
+        retry_set_interrupt(interrupt_after_two, NULL);
+        int r = kong_run("/bin/sh", args, &db, &watch, &status, &err);
+        usec_t took = now_usec() - now;
+        retry_set_interrupt(NULL, NULL);
+        CHECK(r == -ECANCELED);
+        CHECK_CONTAINS(err.msg, "this node is being terminated");
+        CHECK(access(marker, F_OK) == 0); /* SIGTERM first */
+        CHECK(took < 6 * USEC_PER_SEC);
+        (void)unlink(marker);
+        (void)rmdir(dir);
+}
+
 int main(void)
 {
         RUN(test_migrations_decide);
         RUN(test_kong_child_environment);
         RUN(test_output_redaction);
+        RUN(test_run_stops_on_interrupt);
         return TEST_EXIT();
 }
