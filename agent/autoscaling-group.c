@@ -289,7 +289,8 @@ int autoscaling_parse_describe(const char *body, size_t len, ScalingGroup **ret,
         const char *end = body + len, *rs, *re, *s, *e, *after;
 
         /* the Result is unique in the answer; inside it, direct children only */
-        const char *open = memmem(body, len, "<DescribeAutoScalingGroupsResult>", 33);
+        static const char result[] = "<DescribeAutoScalingGroupsResult>";
+        const char *open = memmem(body, len, result, sizeof(result) - 1);
         if (!open || !child(open, end, "DescribeAutoScalingGroupsResult", &rs, &re, &after))
                 return -EBADMSG;
         if (!child(rs, re, "AutoScalingGroups", &s, &e, &after))

@@ -93,6 +93,11 @@ static int gather(Boot *b, FleetReport *r, Error *err)
                                                 &e) < 0)
                         r->group_error = xstrdup(e.msg);
         }
+        /* what the daemon would not decide on either: finish "unknown" */
+        Error own = { "" };
+        if (!r->group_error && fleet_own_group_check(b->group, r->groups,
+                                                     r->groups ? strv_length(r->group_names) : 0, &own) < 0)
+                r->group_error = xstrdup(own.msg);
         k = registry_kong_pending(b->lock_conn, b->db.schema, &r->pending, err);
         if (k < 0)
                 return k;

@@ -140,6 +140,29 @@ void fleet_groups(const char *own, const RegistryNode *nodes, size_t n, char ***
         *ret_invalid = invalid;
 }
 
+int fleet_own_group_check(const char *own, const ScalingGroup *groups, size_t n_groups, Error *err)
+{
+        if (isempty(own))
+                return 0;
+        if (!autoscaling_group_name_valid(own)) {
+                _cleanup_free_ char *shown = sanitize_for_log(own, 80);
+                return error_set(err, -EINVAL,
+                                 "this node's Auto Scaling group '%s' is not a valid group name (1-255 "
+                                 "characters, no control character)",
+                                 shown);
+        }
+        for (size_t k = 0; k < n_groups; k++)
+                if (streq(groups[k].name, own))
+                        return groups[k].exists
+                                       ? 0
+                                       : error_set(
+                                                 err, -ENOENT,
+                                                 "DescribeAutoScalingGroups: AWS has no Auto Scaling group "
+                                                 "'%s' (this node's) in this account and region",
+                                                 own);
+        return error_set(err, -ENOENT, "this node's Auto Scaling group '%s' was not described", own);
+}
+
 void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n)
 {
         FleetBlocker *l = NULL;
@@ -431,6 +454,12 @@ static int current_blockers(Boot *b, FleetBlocker **ret, size_t *ret_n, char **r
                         registry_nodes_free(nodes, n);
                         return r;
                 }
+        }
+        r = fleet_own_group_check(b->group, groups, strv_length(names), err);
+        if (r < 0) {
+                registry_nodes_free(nodes, n);
+                scaling_groups_free(groups, strv_length(names));
+                return r;
         }
         char *target = fleet_target_version(nodes, n, b->fleet->kong_version, stale_after(b));
         FleetView v = { target, nodes, n, groups, strv_length(names), stale_after(b) };

@@ -78,6 +78,13 @@ char *fleet_target_version(const RegistryNode *nodes, size_t n, const char *own,
 void fleet_groups(const char *own, const RegistryNode *nodes, size_t n, char ***ret_valid,
                   char ***ret_invalid);
 
+/* This node's own group ('own', may be NULL or empty: nothing to check)
+ * among the groups described: a name that is not valid (-EINVAL) or that
+ * AWS did not return (-ENOENT) is this node's configuration gone wrong,
+ * not a deleted group, and fails the decision rather than listing
+ * nothing. */
+int fleet_own_group_check(const char *own, const ScalingGroup *groups, size_t n_groups, Error *err);
+
 /* The nodes that keep `finish` waiting, in instance id order, with their
  * reasons; none means the fleet is done. */
 void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n);

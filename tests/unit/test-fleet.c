@@ -226,6 +226,23 @@ static void test_groups_to_describe(void)
         CHECK(valid == NULL && invalid == NULL);
 }
 
+/* A group that AWS does not return lists nothing, except this node's
+ * own: that is a configuration error, and no decision is made. */
+static void test_own_group_check(void)
+{
+        GroupInstance green[] = { { "i-g1", "InService", NULL } };
+        ScalingGroup g[] = { GROUP("kong-green", green), { (char *)"kong-blue", false, NULL, 0 } };
+        Error err = { "" };
+        CHECK(fleet_own_group_check("kong-green", g, 2, &err) == 0);
+        CHECK(fleet_own_group_check(NULL, NULL, 0, &err) == 0);
+        CHECK(fleet_own_group_check("", g, 2, &err) == 0);
+        CHECK(fleet_own_group_check("kong-blue", g, 2, &err) == -ENOENT);
+        CHECK_CONTAINS(err.msg, "AWS has no Auto Scaling group 'kong-blue' (this node's)");
+        CHECK(fleet_own_group_check("kong-typo", g, 2, &err) == -ENOENT);
+        CHECK(fleet_own_group_check("kong\ngreen", NULL, 0, &err) == -EINVAL);
+        CHECK(strchr(err.msg, '\n') == NULL);
+}
+
 static void test_mixed_status_and_key(void)
 {
         FleetBlocker l[] = {
@@ -272,6 +289,7 @@ int main(void)
         RUN(test_unregistered_instance_blocks);
         RUN(test_blue_green);
         RUN(test_groups_to_describe);
+        RUN(test_own_group_check);
         RUN(test_mixed_status_and_key);
         RUN(test_nothing_blocks_when_all_new);
         return TEST_EXIT();
