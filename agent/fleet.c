@@ -76,7 +76,7 @@ static const GroupInstance *listed(const FleetView *v, const char *id, const cha
                                    const char **ret_group)
 {
         for (int pass = 0; pass < 2; pass++)
-                for (size_t k = 0; k < v->n_groups; k++) {
+                for (size_t k = 0; v->groups && k < v->n_groups; k++) {
                         const ScalingGroup *g = &v->groups[k];
                         bool own = !isempty(row_group) && streq(g->name, row_group);
                         if (pass == 0 ? !own : own)
@@ -134,7 +134,7 @@ void fleet_groups(const char *own, const RegistryNode *nodes, size_t n, char ***
                 strv_push(autoscaling_group_name_valid(g) ? &valid : &invalid, xstrdup(g));
         }
         size_t n_valid = strv_length(valid);
-        if (n_valid > n_own + 1)
+        if (valid && n_valid > n_own + 1)
                 qsort(valid + n_own, n_valid - n_own, sizeof(char *), name_cmp);
         *ret_valid = valid;
         *ret_invalid = invalid;
@@ -151,7 +151,7 @@ int fleet_own_group_check(const char *own, const ScalingGroup *groups, size_t n_
                                  "characters, no control character)",
                                  shown);
         }
-        for (size_t k = 0; k < n_groups; k++)
+        for (size_t k = 0; groups && k < n_groups; k++)
                 if (streq(groups[k].name, own))
                         return groups[k].exists
                                        ? 0
@@ -188,7 +188,7 @@ void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n)
                                      r->kong_version, v->target_version, r->heartbeat_age, group,
                                      g->lifecycle_state));
         }
-        for (size_t k = 0; k < v->n_groups; k++)
+        for (size_t k = 0; v->groups && k < v->n_groups; k++)
                 for (size_t i = 0; i < v->groups[k].n_instances; i++) {
                         const GroupInstance *g = &v->groups[k].instances[i];
                         bool seen = false; /* listed by an earlier group too: once */
