@@ -14,12 +14,12 @@ typedef struct FleetReport {
         bool exists;
         RegistryNode *nodes;
         size_t n_nodes;
-        bool group_known;
-        char *group_error; /* DescribeAutoScalingGroups failed: why */
-        GroupInstance *group;
-        size_t n_group;
-        char *pending;    /* Kong's schema_meta: pending migrations, NULL: none */
-        int schema_state; /* -1: no fresh node has checked */
+        char **group_names;    /* described: this node's group first (when known), the rows' */
+        char **invalid_groups; /* named but not valid names: not described */
+        char *group_error;     /* DescribeAutoScalingGroups failed: why */
+        ScalingGroup *groups;  /* one per group_names; NULL: none, or the call failed */
+        char *pending;         /* Kong's schema_meta: pending migrations, NULL: none */
+        int schema_state;      /* -1: no fresh node has checked */
         const char *schema_seen_by;
         double schema_age;
         char *target;
@@ -33,7 +33,9 @@ typedef struct FleetReport {
 static void report_done(FleetReport *r)
 {
         registry_nodes_free(r->nodes, r->n_nodes);
-        group_instances_free(r->group, r->n_group);
+        scaling_groups_free(r->groups, r->groups ? strv_length(r->group_names) : 0);
+        strv_free(r->group_names);
+        strv_free(r->invalid_groups);
         free(r->group_error);
         free(r->target);
         free(r->pending);
@@ -79,26 +81,36 @@ static int gather(Boot *b, FleetReport *r, Error *err)
         if (k < 0)
                 return k;
         r->have_finish = registry_last_finish(b->lock_conn, &r->finish, err) >= 0;
-        if (!isempty(b->group)) {
+        fleet_groups(b->group, r->nodes, r->n_nodes, &r->group_names, &r->invalid_groups);
+        if (r->group_names) {
                 _cleanup_free_ char *url =
                         config_is_set(b->config, CONF_AUTOSCALING_ENDPOINT)
                                 ? xstrdup(config_get(b->config, CONF_AUTOSCALING_ENDPOINT))
                                 : xasprintf("https://autoscaling.%s.amazonaws.com", b->region);
                 AwsEndpoint ep = { url, b->region, &b->credentials, FLEET_AWS_TIMEOUT };
                 Error e = { "" };
-                if (autoscaling_describe_group(&ep, b->group, &r->group, &r->n_group, &e) < 0)
+                if (autoscaling_describe_groups(&ep, r->group_names, strv_length(r->group_names), &r->groups,
+                                                &e) < 0)
                         r->group_error = xstrdup(e.msg);
-                else
-                        r->group_known = true;
         }
+        /* what the daemon would not decide on either: finish "unknown" */
+        Error own = { "" };
+        if (!r->group_error && fleet_own_group_check(b->group, r->groups,
+                                                     r->groups ? strv_length(r->group_names) : 0, &own) < 0)
+                r->group_error = xstrdup(own.msg);
         k = registry_kong_pending(b->lock_conn, b->db.schema, &r->pending, err);
         if (k < 0)
                 return k;
         schema_from_rows(r);
         r->target = fleet_target_version(r->nodes, r->n_nodes, NULL, r->stale_after);
         if (r->pending && r->target) {
-                FleetView v = { r->target, r->nodes,   r->n_nodes,    r->group_known,
-                                r->group,  r->n_group, r->stale_after };
+                /* groups not described (the call failed): the registry alone, and finish "unknown" */
+                FleetView v = { r->target,
+                                r->nodes,
+                                r->n_nodes,
+                                r->groups,
+                                r->groups ? strv_length(r->group_names) : 0,
+                                r->stale_after };
                 fleet_blockers(&v, &r->blockers, &r->n_blockers);
         }
         return 0;
@@ -137,15 +149,28 @@ static void print_text(const Boot *b, const FleetReport *r)
                        node_state_name(n->state), n->heartbeat_age,
                        n->heartbeat_age > r->stale_after ? " (stale)" : "");
         }
-        if (r->group_error)
-                printf("group %s: %s\n", b->group, r->group_error);
-        else if (r->group_known) {
-                printf("group %s:", b->group);
-                for (size_t i = 0; i < r->n_group; i++)
-                        printf(" %s (%s)", r->group[i].instance_id, r->group[i].lifecycle_state ?: "?");
-                printf("%s\n", r->n_group ? "" : " no instances");
-        } else
+        if (isempty(b->group))
                 printf("group: unknown (no autoscaling_group and no aws:autoscaling:groupName tag)\n");
+        if (r->group_error)
+                printf("groups: %s\n", r->group_error);
+        for (size_t k = 0; r->groups && r->group_names[k]; k++) {
+                const ScalingGroup *g = &r->groups[k];
+                printf("group %s (%s):", g->name,
+                       !isempty(b->group) && streq(g->name, b->group) ? "this node's"
+                                                                      : "named by the registry");
+                if (!g->exists)
+                        printf(" not in this account and region (deleted?): lists nothing\n");
+                else {
+                        for (size_t i = 0; i < g->n_instances; i++)
+                                printf(" %s (%s)", g->instances[i].instance_id,
+                                       g->instances[i].lifecycle_state ?: "?");
+                        printf("%s\n", g->n_instances ? "" : " no instances");
+                }
+        }
+        for (size_t k = 0; r->invalid_groups && r->invalid_groups[k]; k++) {
+                _cleanup_free_ char *shown = sanitize_for_log(r->invalid_groups[k], 80);
+                printf("group '%s': not a valid Auto Scaling group name, not described\n", shown);
+        }
         printf("finish: %s", finish_word(r));
         if (r->n_blockers > 0) {
                 _cleanup_free_ char *status = fleet_blockers_status(r->blockers, r->n_blockers);
@@ -156,6 +181,19 @@ static void print_text(const Boot *b, const FleetReport *r)
                 printf(" (no node has a fresh heartbeat)\n");
         else
                 printf("\n");
+}
+
+static cJSON *instances_json(const ScalingGroup *g)
+{
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; g && i < g->n_instances; i++) {
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddStringToObject(j, "instance_id", g->instances[i].instance_id);
+                cJSON_AddStringToObject(j, "lifecycle_state", g->instances[i].lifecycle_state ?: "");
+                cJSON_AddStringToObject(j, "availability_zone", g->instances[i].zone ?: "");
+                cJSON_AddItemToArray(a, j);
+        }
+        return a;
 }
 
 static void print_json(const Boot *b, const FleetReport *r)
@@ -190,20 +228,36 @@ static void print_json(const Boot *b, const FleetReport *r)
                 cJSON_AddBoolToObject(j, "stale", n->heartbeat_age > r->stale_after);
                 cJSON_AddItemToArray(nodes, j);
         }
-        if (r->group_known || r->group_error) {
+        /* "group": this node's own group (as before); "groups": every group described */
+        const ScalingGroup *own = NULL;
+        for (size_t k = 0; r->groups && r->group_names[k]; k++)
+                if (!isempty(b->group) && streq(r->groups[k].name, b->group))
+                        own = &r->groups[k];
+        if (own || (r->group_error && !isempty(b->group))) {
                 cJSON *g = cJSON_AddObjectToObject(o, "group");
                 cJSON_AddStringToObject(g, "name", b->group);
                 if (r->group_error)
                         cJSON_AddStringToObject(g, "error", r->group_error);
-                cJSON *inst = cJSON_AddArrayToObject(g, "instances");
-                for (size_t i = 0; i < r->n_group; i++) {
-                        cJSON *j = cJSON_CreateObject();
-                        cJSON_AddStringToObject(j, "instance_id", r->group[i].instance_id);
-                        cJSON_AddStringToObject(j, "lifecycle_state", r->group[i].lifecycle_state ?: "");
-                        cJSON_AddItemToArray(inst, j);
-                }
+                cJSON_AddItemToObject(g, "instances", instances_json(own));
         } else
                 cJSON_AddNullToObject(o, "group");
+        cJSON *groups = cJSON_AddArrayToObject(o, "groups");
+        for (size_t k = 0; r->group_names && r->group_names[k]; k++) {
+                const ScalingGroup *sg = r->groups ? &r->groups[k] : NULL;
+                cJSON *g = cJSON_CreateObject();
+                cJSON_AddStringToObject(g, "name", r->group_names[k]);
+                cJSON_AddBoolToObject(g, "this_node",
+                                      !isempty(b->group) && streq(r->group_names[k], b->group));
+                if (sg)
+                        cJSON_AddBoolToObject(g, "exists", sg->exists);
+                else
+                        cJSON_AddStringToObject(g, "error", r->group_error);
+                cJSON_AddItemToObject(g, "instances", instances_json(sg));
+                cJSON_AddItemToArray(groups, g);
+        }
+        cJSON *invalid = cJSON_AddArrayToObject(o, "invalid_groups");
+        for (size_t k = 0; r->invalid_groups && r->invalid_groups[k]; k++)
+                cJSON_AddItemToArray(invalid, cJSON_CreateString(r->invalid_groups[k]));
         cJSON *f = cJSON_AddObjectToObject(o, "finish");
         cJSON_AddStringToObject(f, "state", finish_word(r));
         if (r->target)
@@ -216,6 +270,11 @@ static void print_json(const Boot *b, const FleetReport *r)
                         cJSON_AddStringToObject(j, "kong_version", r->blockers[i].kong_version);
                 else
                         cJSON_AddNullToObject(j, "kong_version");
+                cJSON_AddStringToObject(j, "kind", r->blockers[i].kind);
+                if (r->blockers[i].group)
+                        cJSON_AddStringToObject(j, "autoscaling_group", r->blockers[i].group);
+                else
+                        cJSON_AddNullToObject(j, "autoscaling_group");
                 cJSON_AddStringToObject(j, "reason", r->blockers[i].reason);
                 cJSON_AddItemToArray(bl, j);
         }

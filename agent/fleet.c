@@ -19,7 +19,8 @@ struct FleetNode {
         PGconn *conn;
         char *kong_version;
         NodeState state;
-        char *last_blockers; /* the blockers last logged */
+        char *last_blockers;  /* the blockers last logged */
+        char *invalid_groups; /* the invalid group names last reported */
         usec_t last_logged;
         bool waiting; /* STATUS= says finish is waiting */
         bool warned;  /* a failing tick was reported; said again only once it works */
@@ -36,6 +37,7 @@ void fleet_node_free(FleetNode *f)
         PQfinish(f->conn);
         free(f->kong_version);
         free(f->last_blockers);
+        free(f->invalid_groups);
         free(f->listed_pending);
         free(f);
 }
@@ -45,6 +47,7 @@ void fleet_blockers_free(FleetBlocker *l, size_t n)
         for (size_t i = 0; l && i < n; i++) {
                 free(l[i].instance_id);
                 free(l[i].kong_version);
+                free(l[i].group);
                 free(l[i].reason);
         }
         free(l);
@@ -67,11 +70,24 @@ char *fleet_target_version(const RegistryNode *nodes, size_t n, const char *own,
         return best ? xstrdup(best) : NULL;
 }
 
-static const GroupInstance *listed(const FleetView *v, const char *id)
+/* The group of the row's instance or, failing that, any described group
+ * that lists it as InService or Pending*; NULL: none does. */
+static const GroupInstance *listed(const FleetView *v, const char *id, const char *row_group,
+                                   const char **ret_group)
 {
-        for (size_t i = 0; v->group_known && i < v->n_group; i++)
-                if (streq(v->group[i].instance_id, id) && group_state_counts(v->group[i].lifecycle_state))
-                        return &v->group[i];
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t k = 0; v->groups && k < v->n_groups; k++) {
+                        const ScalingGroup *g = &v->groups[k];
+                        bool own = !isempty(row_group) && streq(g->name, row_group);
+                        if (pass == 0 ? !own : own)
+                                continue;
+                        for (size_t i = 0; i < g->n_instances; i++)
+                                if (streq(g->instances[i].instance_id, id) &&
+                                    group_state_counts(g->instances[i].lifecycle_state)) {
+                                        *ret_group = g->name;
+                                        return &g->instances[i];
+                                }
+                }
         return NULL;
 }
 
@@ -84,15 +100,67 @@ static const RegistryNode *registered(const FleetView *v, const char *id)
 }
 
 static void push(FleetBlocker **l, size_t *n, const char *id, const char *version, const char *kind,
-                 char *reason)
+                 const char *group, char *reason)
 {
         *l = xrealloc(*l, (*n + 1) * sizeof(FleetBlocker));
-        (*l)[(*n)++] = (FleetBlocker){ xstrdup(id), version ? xstrdup(version) : NULL, kind, reason };
+        (*l)[(*n)++] = (FleetBlocker){ xstrdup(id), version ? xstrdup(version) : NULL, kind, reason,
+                                       isempty(group) ? NULL : xstrdup(group) };
 }
 
 static int blocker_cmp(const void *a, const void *b)
 {
         return strcmp(((const FleetBlocker *)a)->instance_id, ((const FleetBlocker *)b)->instance_id);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void fleet_groups(const char *own, const RegistryNode *nodes, size_t n, char ***ret_valid,
+                  char ***ret_invalid)
+{
+        char **valid = NULL, **invalid = NULL;
+        size_t n_own = 0;
+
+        if (!isempty(own)) {
+                strv_push(autoscaling_group_name_valid(own) ? &valid : &invalid, xstrdup(own));
+                n_own = strv_length(valid);
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *g = nodes[i].group;
+                if (isempty(g) || strv_contains(valid, g) || strv_contains(invalid, g))
+                        continue;
+                strv_push(autoscaling_group_name_valid(g) ? &valid : &invalid, xstrdup(g));
+        }
+        size_t n_valid = strv_length(valid);
+        if (valid && n_valid > n_own + 1)
+                qsort(valid + n_own, n_valid - n_own, sizeof(char *), name_cmp);
+        *ret_valid = valid;
+        *ret_invalid = invalid;
+}
+
+int fleet_own_group_check(const char *own, const ScalingGroup *groups, size_t n_groups, Error *err)
+{
+        if (isempty(own))
+                return 0;
+        if (!autoscaling_group_name_valid(own)) {
+                _cleanup_free_ char *shown = sanitize_for_log(own, 80);
+                return error_set(err, -EINVAL,
+                                 "this node's Auto Scaling group '%s' is not a valid group name (1-255 "
+                                 "characters, no control character)",
+                                 shown);
+        }
+        for (size_t k = 0; groups && k < n_groups; k++)
+                if (streq(groups[k].name, own))
+                        return groups[k].exists
+                                       ? 0
+                                       : error_set(
+                                                 err, -ENOENT,
+                                                 "DescribeAutoScalingGroups: AWS has no Auto Scaling group "
+                                                 "'%s' (this node's) in this account and region",
+                                                 own);
+        return error_set(err, -ENOENT, "this node's Auto Scaling group '%s' was not described", own);
 }
 
 void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n)
@@ -104,29 +172,35 @@ void fleet_blockers(const FleetView *v, FleetBlocker **ret, size_t *ret_n)
                 const RegistryNode *r = &v->nodes[i];
                 if (kong_version_compare(r->kong_version, v->target_version) >= 0)
                         continue;
-                const GroupInstance *g = listed(v, r->instance_id);
+                const char *group = NULL;
+                const GroupInstance *g = listed(v, r->instance_id, r->group, &group);
                 if (is_fresh(r, v->stale_after))
-                        push(&l, &n, r->instance_id, r->kong_version, "older",
-                             xasprintf("Kong %s is older than %s (%s, heartbeat %.0f s ago)",
+                        push(&l, &n, r->instance_id, r->kong_version, "older", group ?: r->group,
+                             xasprintf("Kong %s is older than %s (%s, heartbeat %.0f s ago%s%s)",
                                        r->kong_version, v->target_version, node_state_name(r->state),
-                                       r->heartbeat_age));
+                                       r->heartbeat_age, isempty(group ?: r->group) ? "" : ", group ",
+                                       group ?: r->group ?: ""));
                 else if (g)
-                        push(&l, &n, r->instance_id, r->kong_version, "stale-listed",
+                        push(&l, &n, r->instance_id, r->kong_version, "stale-listed", group,
                              xasprintf(
                                      "Kong %s is older than %s; its heartbeat is stale (%.0f s ago) but the "
-                                     "group still lists it %s",
-                                     r->kong_version, v->target_version, r->heartbeat_age,
+                                     "group %s still lists it %s",
+                                     r->kong_version, v->target_version, r->heartbeat_age, group,
                                      g->lifecycle_state));
         }
-        for (size_t i = 0; v->group_known && i < v->n_group; i++) {
-                const GroupInstance *g = &v->group[i];
-                if (!group_state_counts(g->lifecycle_state) || registered(v, g->instance_id))
-                        continue;
-                push(&l, &n, g->instance_id, NULL, "unregistered",
-                     xasprintf("the group lists it %s but it never registered (no kong-bootstrap with "
-                               "migrations_finish = after-rollout on it?)",
-                               g->lifecycle_state));
-        }
+        for (size_t k = 0; v->groups && k < v->n_groups; k++)
+                for (size_t i = 0; i < v->groups[k].n_instances; i++) {
+                        const GroupInstance *g = &v->groups[k].instances[i];
+                        bool seen = false; /* listed by an earlier group too: once */
+                        for (size_t j = 0; j < n && !seen; j++)
+                                seen = streq(l[j].instance_id, g->instance_id);
+                        if (seen || !group_state_counts(g->lifecycle_state) || registered(v, g->instance_id))
+                                continue;
+                        push(&l, &n, g->instance_id, NULL, "unregistered", v->groups[k].name,
+                             xasprintf("the group %s lists it %s but it never registered (no kong-bootstrap "
+                                       "with migrations_finish = after-rollout on it?)",
+                                       v->groups[k].name, g->lifecycle_state));
+                }
         if (n > 1)
                 qsort(l, n, sizeof(FleetBlocker), blocker_cmp);
         *ret = l;
@@ -164,7 +238,8 @@ char *fleet_blockers_key(const FleetBlocker *l, size_t n)
 {
         _cleanup_buf_ Buf b = { 0 };
         for (size_t i = 0; i < n; i++)
-                buf_printf(&b, "%s/%s/%s\n", l[i].instance_id, l[i].kong_version ?: "-", l[i].kind);
+                buf_printf(&b, "%s/%s/%s/%s\n", l[i].instance_id, l[i].kong_version ?: "-", l[i].kind,
+                           l[i].group ?: "-");
         return xstrndup(b.data ?: "", b.len);
 }
 
@@ -326,8 +401,8 @@ static int schema_list(Boot *b, char **ret_output, Error *err)
         return status;
 }
 
-/* The instances of the group, when it is known. */
-static int describe_group(Boot *b, GroupInstance **ret, size_t *ret_n, Error *err)
+/* The groups 'names' as AWS describes them (one call for up to 50). */
+static int describe_groups(Boot *b, char *const *names, ScalingGroup **ret, Error *err)
 {
         _cleanup_free_ char *url = config_is_set(b->config, CONF_AUTOSCALING_ENDPOINT)
                                            ? xstrdup(config_get(b->config, CONF_AUTOSCALING_ENDPOINT))
@@ -336,31 +411,62 @@ static int describe_group(Boot *b, GroupInstance **ret, size_t *ret_n, Error *er
         if (r < 0)
                 return r;
         AwsEndpoint ep = { url, b->region, &b->credentials, FLEET_DESCRIBE_TIMEOUT };
-        return autoscaling_describe_group(&ep, b->group, ret, ret_n, err);
+        return autoscaling_describe_groups(&ep, names, strv_length(names), ret, err);
 }
 
-/* The blockers as things stand: registry and group read afresh. */
+/* Group names a row (or this node's configuration) holds that AWS could
+ * not have given a group: never sent; said once per change. */
+static void report_invalid_groups(Boot *b, char *const *invalid)
+{
+        FleetNode *f = b->fleet;
+        _cleanup_free_ char *joined = strv_join(invalid, "\n");
+        if (streq(joined, f->invalid_groups ?: ""))
+                return;
+        free_and_strdup(&f->invalid_groups, joined);
+        if (!invalid)
+                return;
+        _cleanup_buf_ Buf names = { 0 };
+        for (size_t i = 0; invalid[i]; i++) {
+                _cleanup_free_ char *shown = sanitize_for_log(invalid[i], 80);
+                buf_printf(&names, "%s'%s'", i ? ", " : "", shown);
+        }
+        log_warning(STAGE_FLEET,
+                    "not describing %s: not a valid Auto Scaling group name (1-255 characters, no control "
+                    "character); the registry rows naming it count as if their group listed nothing",
+                    names.data);
+}
+
+/* The blockers as things stand: registry and groups read afresh. */
 static int current_blockers(Boot *b, FleetBlocker **ret, size_t *ret_n, char **ret_target, Error *err)
 {
         RegistryNode *nodes = NULL;
-        size_t n = 0, n_group = 0;
-        GroupInstance *group = NULL;
+        size_t n = 0;
+        ScalingGroup *groups = NULL;
+        _cleanup_strv_ char **names = NULL, **invalid = NULL;
         int r = registry_list(b->fleet->conn, &nodes, &n, err);
         if (r < 0)
                 return r;
-        if (!isempty(b->group)) {
-                r = describe_group(b, &group, &n_group, err);
+        fleet_groups(b->group, nodes, n, &names, &invalid);
+        report_invalid_groups(b, invalid);
+        if (names) {
+                r = describe_groups(b, names, &groups, err);
                 if (r < 0) {
                         registry_nodes_free(nodes, n);
                         return r;
                 }
         }
+        r = fleet_own_group_check(b->group, groups, strv_length(names), err);
+        if (r < 0) {
+                registry_nodes_free(nodes, n);
+                scaling_groups_free(groups, strv_length(names));
+                return r;
+        }
         char *target = fleet_target_version(nodes, n, b->fleet->kong_version, stale_after(b));
-        FleetView v = { target, nodes, n, !isempty(b->group), group, n_group, stale_after(b) };
+        FleetView v = { target, nodes, n, groups, strv_length(names), stale_after(b) };
         fleet_blockers(&v, ret, ret_n);
         *ret_target = target;
         registry_nodes_free(nodes, n);
-        group_instances_free(group, n_group);
+        scaling_groups_free(groups, strv_length(names));
         return 0;
 }
 

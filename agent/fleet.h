@@ -13,10 +13,19 @@
  *     intervals) runs a Kong at least the target version: the newest
  *     version among them and this node (the pending migrations are the
  *     newest Kong's: an older Kong's `list` does not even see them);
- *   - a stale row of an older Kong no longer blocks once the group stops
- *     listing its instance (or when the group is unknown);
- *   - when the Auto Scaling group is known, every instance it lists as
- *     InService or Pending* is registered with such a version.
+ *   - a stale row of an older Kong blocks while an Auto Scaling group
+ *     lists its instance as InService or Pending* (its own group, the
+ *     row's autoscaling_group, is always described; a stale row with no
+ *     group that no described group lists does not block);
+ *   - every instance that any described group lists as InService or
+ *     Pending* is registered with such a version.
+ * The groups described: this node's (when known) and every group any row
+ * names (fresh or stale, any version), so a blue/green upgrade through a
+ * new group still sees the old group's instances, registered or not. One
+ * DescribeAutoScalingGroups call per tick for up to 50 groups; a call
+ * that fails fails the tick (no finish); a group AWS does not return
+ * lists nothing; a name AWS could not have given a group is reported,
+ * never sent (fleet_groups()).
  * Then one node, under the migration lock and after checking all of it
  * again inside the lock, runs `kong migrations finish -c <staging copy>`,
  * verifies with `list` and records who finished what, when.
@@ -44,6 +53,7 @@ typedef struct FleetBlocker {
         char *kong_version; /* NULL: never registered */
         const char *kind;   /* "older", "stale-listed", "unregistered": what changes are judged by */
         char *reason;       /* a sentence, with ages */
+        char *group; /* the group that lists it (stale-listed, unregistered) or its row's; NULL: none */
 } FleetBlocker;
 
 void fleet_blockers_free(FleetBlocker *l, size_t n);
@@ -53,14 +63,27 @@ typedef struct FleetView {
         const char *target_version;
         const RegistryNode *nodes;
         size_t n_nodes;
-        bool group_known;
-        const GroupInstance *group;
-        size_t n_group;
+        const ScalingGroup *groups; /* every group described (fleet_groups()) */
+        size_t n_groups;
         double stale_after; /* seconds: REGISTRY_STALE_INTERVALS intervals */
 } FleetView;
 
 /* The newest Kong among 'own' (may be NULL) and the fresh rows. */
 char *fleet_target_version(const RegistryNode *nodes, size_t n, const char *own, double stale_after);
+
+/* The groups to describe: 'own' (may be NULL or empty) first, then every
+ * other group the rows name, sorted, each once. Names AWS could not have
+ * given a group (autoscaling_group_name_valid()) go to *ret_invalid
+ * instead. */
+void fleet_groups(const char *own, const RegistryNode *nodes, size_t n, char ***ret_valid,
+                  char ***ret_invalid);
+
+/* This node's own group ('own', may be NULL or empty: nothing to check)
+ * among the groups described: a name that is not valid (-EINVAL) or that
+ * AWS did not return (-ENOENT) is this node's configuration gone wrong,
+ * not a deleted group, and fails the decision rather than listing
+ * nothing. */
+int fleet_own_group_check(const char *own, const ScalingGroup *groups, size_t n_groups, Error *err);
 
 /* The nodes that keep `finish` waiting, in instance id order, with their
  * reasons; none means the fleet is done. */

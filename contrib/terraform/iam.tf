@@ -47,8 +47,9 @@ data "aws_iam_policy_document" "kong_node" {
     ]
   }
 
-  # migrations_finish = after-rollout: the group's instances. Auto Scaling's
-  # Describe actions take no resource-level permission.
+  # migrations_finish = after-rollout: the instances of this group and of the
+  # groups the fleet registry names (blue/green). Auto Scaling's Describe
+  # actions take no resource-level permission.
   statement {
     sid       = "DescribeKongGroup"
     effect    = "Allow"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* DescribeAutoScalingGroups answers (agent/autoscaling-group.c): the
- * instances and lifecycle states of one group, from AWS's XML. */
+ * groups, their instances and lifecycle states, and NextToken, from AWS's
+ * XML. */
 
 #include "autoscaling-group.h"
 #include "fuzz.h"
@@ -15,24 +16,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size > FUZZ_MAX_INPUT)
                 return 0;
         char *body = fuzz_copy(data, size);
-        GroupInstance *l = NULL;
+        ScalingGroup *g = NULL;
         size_t n = 0;
+        char *token = NULL;
 
-        int r = autoscaling_parse_describe(body, size, &l, &n);
+        int r = autoscaling_parse_describe(body, size, &g, &n, &token);
         if (r >= 0) {
-                for (size_t i = 0; i < n; i++) {
-                        /* ids and states reach log lines and SQL parameters:
-                         * only [A-Za-z0-9:._-] */
-                        FUZZ_ASSERT(l[i].instance_id && *l[i].instance_id);
-                        for (const char *p = l[i].instance_id; *p; p++)
-                                FUZZ_ASSERT(strchr(
-                                        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:._-",
-                                        *p));
-                        (void)group_state_counts(l[i].lifecycle_state);
+                for (size_t k = 0; k < n; k++) {
+                        /* names go back into requests and log lines */
+                        FUZZ_ASSERT(g[k].exists && autoscaling_group_name_valid(g[k].name));
+                        for (size_t i = 0; i < g[k].n_instances; i++) {
+                                const GroupInstance *l = &g[k].instances[i];
+                                /* ids and states reach log lines and SQL parameters:
+                                 * only [A-Za-z0-9:._-] */
+                                FUZZ_ASSERT(l->instance_id && *l->instance_id);
+                                for (const char *p = l->instance_id; *p; p++)
+                                        FUZZ_ASSERT(strchr(
+                                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0"
+                                                "123456789:._-",
+                                                *p));
+                                (void)group_state_counts(l->lifecycle_state);
+                        }
                 }
-                group_instances_free(l, n);
+                if (token) /* goes back into a form: printable, no markup */
+                        for (const char *p = token; *p; p++)
+                                FUZZ_ASSERT(*p > 0x20 && *p < 0x7f && *p != '<' && *p != '&');
+                free(token);
+                scaling_groups_free(g, n);
         } else
-                FUZZ_ASSERT(r == -EBADMSG || r == -ENOENT);
+                FUZZ_ASSERT(r == -EBADMSG);
         free(body);
         return 0;
 }

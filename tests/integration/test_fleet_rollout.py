@@ -23,142 +23,23 @@ policy cannot be used and the boot stops before any migration (exit 19).
 Run: /usr/bin/python3 tests/integration/test_fleet_rollout.py
 """
 import json
-import os
 import signal
-import subprocess
 import time
 import unittest
 
-from common import Stack, password_fragments
-from election_common import FleetTestCase
-from stack import DEBIAN_PY, PEERS, kill_group, wait_for
+from fleet_common import (A_VERSION, B_MIGRATION, B_VERSION, EXIT_FLEET, INTERVAL, FleetRolloutCase,
+                          instance_id)
+from stack import wait_for
 
-GROUP = "kong-asg"
-INTERVAL = 1          # fleet_heartbeat_interval (s): stale after 3
-EXIT_FLEET = 19
-A_VERSION, B_VERSION = "3.8.0", "3.9.1"
-B_MIGRATION = "003_380_to_390"
 UNREGISTERED = "i-0ffffffffffff0001"
 
 
-def instance_id(i):
-    return "i-0%015x" % (0xa000 + i)
-
-
-class FleetRollout(FleetTestCase):
+class FleetRollout(FleetRolloutCase):
     FLEET = 13          # 6 A, 6 B, one A booted after finish
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.st.start_autoscaling()
-
-    def setUp(self):
-        super().setUp()
-        self.imds = {}          # node index -> (proc, config path, config)
-        self.group = {}         # instance id -> lifecycle state (insertion order)
-        self.st.clear_autoscaling()
-
-    def tearDown(self):
-        super().tearDown()
-        for proc, _, _ in self.imds.values():
-            kill_group(proc)
-
-    # ------------------------------------------------------------ peers --
-    def node_imds(self, i):
-        """IMDS of its own for node i: its instance id and zone."""
-        st = self.st
-        d = os.path.join(st.tmp, "fleet", str(i))
-        os.makedirs(d, exist_ok=True)
-        cfg = st.imds_default_config()
-        cfg.update(instance_id=instance_id(i), availability_zone="%s%s" % (st.REGION, "abc"[i % 3]),
-                   request_log=os.path.join(d, "imds-requests.jsonl"))
-        path = os.path.join(d, "imds.json")
-        self.write_json(path, cfg)
-        port_file = os.path.join(d, "imds.port")
-        if os.path.exists(port_file):
-            os.unlink(port_file)
-        log = open(os.path.join(d, "imds.log"), "ab")
-        proc = subprocess.Popen([DEBIAN_PY, os.path.join(PEERS, "imds.py"), "--config", path, "--port-file",
-                                 port_file], stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        wait_for(lambda: os.path.exists(port_file), 20, "imds of node %d" % i, proc)
-        with open(port_file) as f:
-            url = "http://127.0.0.1:%d" % int(f.read())
-        self.imds[i] = (proc, path, cfg)
-        return url
-
-    def terminate_via_imds(self, i):
-        _, path, cfg = self.imds[i]
-        cfg["lifecycle_state"] = "Terminated"
-        self.write_json(path, cfg)
-
-    @staticmethod
-    def write_json(path, obj):
-        with open(path + ".tmp", "w") as f:
-            json.dump(obj, f)
-        os.rename(path + ".tmp", path)
-
-    def set_group(self, iid, state):
-        """The emulator's group listing: state None removes the instance."""
-        if state is None:
-            self.group.pop(iid, None)
-        else:
-            self.group[iid] = state
-        self.st.set_autoscaling(groups={GROUP: [{"InstanceId": k, "LifecycleState": v}
-                                                for k, v in self.group.items()]})
-
-    # ------------------------------------------------------------ nodes --
-    def boot(self, i, version, args=("run",), **cfg):
-        url = self.node_imds(i)
-        conf = dict(imds_endpoint=url, migrations_finish="after-rollout",
-                    fleet_heartbeat_interval=INTERVAL, autoscaling_group=GROUP,
-                    autoscaling_endpoint=self.st.autoscaling_url, drain_timeout=0,
-                    rotation_interval=3600, pg_wait_timeout=30)
-        conf.update(cfg)
-        a = self.start_nodes([i], kong_env={"KONG_STANDIN_VERSION": version}, args=args, **conf)[0]
-        a.iid = instance_id(i)
-        return a
-
-    def rows(self):
-        try:
-            return {r[0]: {"state": r[1], "version": r[2]} for r in self.st.db_query(
-                "SELECT instance_id, state, kong_version FROM kong_bootstrap.nodes")}
-        except Exception:   # noqa: not created yet
-            return {}
-
-    def wait_ready(self, agents, timeout=60):
-        ids = {a.iid for a in agents}
-        wait_for(lambda: all(self.rows().get(i, {}).get("state") == "ready" for i in ids), timeout,
-                 "registry rows ready for %s" % sorted(ids),
-                 detail=lambda: "registry rows: %r\n%s" % (self.rows(), self.explain()),
-                 error=self.failureException)
-
-    def invocations(self, sub):
-        return [r for r in self.st.kong_log_entries() if r["argv"][:2] == ["migrations", sub]]
-
-    def fleet(self, config):
-        """`kong-bootstrap fleet --json` with a node's config (it reads the
-        same group and database)."""
-        code, out, err = self.st.run_agent(["fleet", "--json"], config=config, timeout=60)
-        self.outputs.append(("fleet", out, err))
-        self.assertEqual(code, 0, err)
-        return json.loads(out)
-
-    def blockers(self, config):
-        doc = self.fleet(config)
-        return {b["instance_id"]: b for b in doc["finish"]["blockers"]}, doc
-
-    def schema_list_as(self, version):
-        env = self.kong_env()
-        env["KONG_STANDIN_VERSION"] = version
-        return self.st.kong("migrations", "list", env=env)[0]
 
     # ------------------------------------------------------------- test --
     def test_rolling_upgrade(self):
         st = self.st
-        self.outputs = []
         t0 = time.time()
 
         # six nodes of Kong A, all listed InService
@@ -238,9 +119,7 @@ class FleetRollout(FleetTestCase):
         self.assertIn("stale", blockers[a_nodes[4].iid]["reason"])
         self.assertIn("still lists it", blockers[a_nodes[4].iid]["reason"])
         # the text form says the same
-        code, out, err = st.run_agent(["fleet"], config=cfg, timeout=60)
-        self.outputs.append(("fleet text", out, err))
-        self.assertEqual(code, 0, err)
+        out = self.fleet(cfg, text=True)
         self.assertIn("pending migrations: core: %s" % B_MIGRATION, out)
         self.assertIn("finish: waiting (finish waiting for 1 node of Kong %s, target Kong %s)"
                       % (A_VERSION, B_VERSION), out)
@@ -314,7 +193,6 @@ class FleetRollout(FleetTestCase):
         """Without CREATE on the database the registry cannot be made: the
         boot says the policy cannot be used, before any migration."""
         st = self.st
-        self.outputs = []
         st.db_query("REVOKE CREATE ON DATABASE kong FROM kong")
         a = self.boot(0, "A", args=("run", "--oneshot"))
         self.assertEqual(a.wait(60), EXIT_FLEET, self.explain())
@@ -328,29 +206,6 @@ class FleetRollout(FleetTestCase):
         a = self.boot(0, "A", args=("run", "--oneshot"))
         self.assertEqual(a.wait(60), 0, self.explain())
         self.assertEqual(self.rows()[a.iid]["state"], "ready")
-
-    # ------------------------------------------------------------ leaks --
-    def assertNoPasswordLeak(self, agents):
-        st = self.st
-        frags = password_fragments()
-        hits = []
-        for root, dirs, files in os.walk(st.tmp):      # <tmp>/run (tmpfs) is a symlink: not followed
-            for fn in files:
-                p = os.path.join(root, fn)
-                try:
-                    with open(p, "rb") as fh:
-                        data = fh.read()
-                except OSError:
-                    continue
-                hits += ["%s contains %r" % (p, f) for f in frags if f.encode() in data]
-        for a in agents:
-            out, err = a.output()
-            hits += ["agent %s output contains %r" % (a.name, f) for f in frags if f in out or f in err]
-        for what, out, err in self.outputs:
-            hits += ["%s output contains %r" % (what, f) for f in frags if f in out or f in err]
-        for r in st.kong_log_entries():
-            hits += ["kong argv %r" % r["argv"] for f in frags for x in r["argv"] if f in x]
-        self.assertEqual(hits, [])
 
 
 if __name__ == "__main__":

@@ -35,7 +35,12 @@ Like the real Query API endpoint (https://autoscaling.<region>.amazonaws.com):
   ``RecordLifecycleActionHeartbeat`` (the same without the result);
   ``DescribeAutoScalingGroups`` (AutoScalingGroupNames.member.N, MaxRecords,
   NextToken; the groups of the config's ``groups``, with their instances,
-  in AWS's XML; an unknown name is simply not in the answer, as with AWS);
+  in AWS's XML, in the order asked; an unknown name is simply not in the
+  answer, as with AWS; more names than MaxRecords (default 50, at most 100)
+  -> ValidationError "The number of group names that may be passed in is
+  limited to 50", AWS's text; a name outside 1-255 characters ->
+  ValidationError; more groups than MaxRecords -> a page and a NextToken,
+  valid only for the same names, else InvalidNextToken);
   unknown actions -> InvalidAction, missing parameters -> MissingParameter,
   unknown parameters or a bad result -> ValidationError (400).
 * an "active lifecycle action" per (group, hook, instance), configured by
@@ -77,6 +82,7 @@ gone.
 import json
 import re
 import sys
+import zlib
 
 
 import query_api
@@ -167,13 +173,40 @@ class Handler(query_api.QueryHandler):
                 raise ApiError(400, "ValidationError", "Unknown parameter %s for DescribeAutoScalingGroups" % k)
         if names and sorted(names) != list(range(1, len(names) + 1)):
             raise ApiError(400, "ValidationError", "AutoScalingGroupNames members must be numbered from 1")
+        max_records = params.get("MaxRecords", "50")
+        if not re.fullmatch(r"[0-9]{1,3}", max_records) or not 1 <= int(max_records) <= 100:
+            raise ApiError(400, "ValidationError",
+                           "1 validation error detected: Value '%s' at 'maxRecords' failed to satisfy constraint: "
+                           "Member must have value between 1 and 100" % max_records)
+        max_records = int(max_records)
+        if len(names) > max_records:
+            raise ApiError(400, "ValidationError",
+                           "The number of group names that may be passed in is limited to %d" % max_records)
+        for i in sorted(names):
+            if not 1 <= len(names[i]) <= 255:
+                raise ApiError(400, "ValidationError",
+                               "1 validation error detected: Value '%s' at 'autoScalingGroupNames.%d.member' failed "
+                               "to satisfy constraint: Member must have length between 1 and 255" % (names[i], i))
         groups = self._cfg.get("groups") or {}
         wanted = [names[i] for i in sorted(names)] if names else sorted(groups)
+        found = [n for n in wanted if n in groups]     # AWS: unknown names are left out, no error
+        # pages: NextToken is the offset, bound to the names asked
+        key = "|".join(wanted)
+        start = 0
+        if params.get("NextToken"):
+            m = re.fullmatch(r"([0-9]+)\.([0-9a-f]{8})", params["NextToken"])
+            if not m or m.group(2) != "%08x" % (zlib.crc32(key.encode()) & 0xffffffff) \
+                    or int(m.group(1)) >= len(found):
+                raise ApiError(400, "InvalidNextToken", "The token '%s' is invalid." % params["NextToken"])
+            start = int(m.group(1))
+        page = found[start:start + max_records]
+        next_token = None
+        if start + max_records < len(found):
+            next_token = "%d.%08x" % (start + max_records, zlib.crc32(key.encode()) & 0xffffffff)
+        wanted = page
         region = self._cfg.get("region", "us-east-1")
         out = []
         for name in wanted:
-            if name not in groups:
-                continue   # AWS: unknown names are left out, no error
             inst = []
             for i in groups[name]:
                 inst.append("          <member>\n"
@@ -203,10 +236,12 @@ class Handler(query_api.QueryHandler):
                        % (xml_escape(name), region, xml_escape(name), region, len(inst), "".join(inst)))
         self._rec.update(status=200)
         self._reply(200, '<DescribeAutoScalingGroupsResponse xmlns="%s">\n'
-                    '  <DescribeAutoScalingGroupsResult>\n    <AutoScalingGroups>\n%s    </AutoScalingGroups>\n'
+                    '  <DescribeAutoScalingGroupsResult>\n    <AutoScalingGroups>\n%s    </AutoScalingGroups>\n%s'
                     '  </DescribeAutoScalingGroupsResult>\n  <ResponseMetadata>\n'
                     '    <RequestId>%s</RequestId>\n  </ResponseMetadata>\n</DescribeAutoScalingGroupsResponse>\n'
-                    % (XMLNS, "".join(out), self._request_id))
+                    % (XMLNS, "".join(out),
+                       "    <NextToken>%s</NextToken>\n" % next_token if next_token else "",
+                       self._request_id))
 
 
 if __name__ == "__main__":
