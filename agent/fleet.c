@@ -675,7 +675,12 @@ void fleet_tick(Boot *b)
         if (!b->fleet)
                 return;
         int r = tick(b, &err);
-        if (r < 0) {
+        if (r == -ECANCELED) {
+                /* cut short by a termination notice or SIGTERM (retry.h):
+                 * no failure; the daemon drains next */
+                on_failure(b, r);
+                log_notice(STAGE_FLEET, "fleet registry: %s", err.msg);
+        } else if (r < 0) {
                 on_failure(b, r);
                 if (!b->fleet->warned)
                         log_warning(STAGE_FLEET, "fleet registry: %s; trying again in %llu s", err.msg,

@@ -276,9 +276,9 @@ static int run_watch(const KongWatch *watch, DbLockWatch *lw, const char *what, 
         Error e;
 
         if (retry_interrupted())
-                return error_set(err, -ECANCELED,
-                                 "'%s' stopped, with every process it started: this node is being terminated",
-                                 what);
+                return error_set(
+                        err, -ECANCELED,
+                        "'%s' stopped, with every process it started: this node is being terminated", what);
 
         if (lock_conn && db_lock_watch(lock_conn, lw, &e) < 0) {
                 log_warning(STAGE_MIGRATIONS,

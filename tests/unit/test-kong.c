@@ -135,7 +135,8 @@ static void test_run_stops_on_interrupt(void)
         char dir[] = "/tmp/test-kong-XXXXXX";
         CHECK(mkdtemp(dir) != NULL);
         _cleanup_free_ char *marker = xasprintf("%s/termed", dir);
-        _cleanup_free_ char *script = xasprintf("trap 'echo yes > %s; exit 7' TERM; sleep 60 & wait", marker);
+        _cleanup_free_ char *script =
+                xasprintf("trap 'echo yes > %s; exit 7' TERM; sleep 60 & wait", marker);
         const char *args[] = { "-c", script, NULL };
         DbParams db = { .password = (char *)"pw" };
         usec_t now = now_usec();
