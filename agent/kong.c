@@ -163,17 +163,32 @@ static void only_stdio_in_child(posix_spawn_file_actions_t *fa)
 
 /* Kong's CLI is a launcher whose children may outlive it: it runs in a
  * process group of its own (pgid = its pid), and stopping it means
- * stopping the group: SIGTERM, then SIGKILL after KONG_STOP_GRACE. */
+ * stopping the group: SIGTERM, then SIGKILL after KONG_STOP_GRACE. It
+ * starts with no signal blocked and the stop signals at their defaults:
+ * the daemon blocks SIGTERM and SIGINT (sd-event reads them from a
+ * signalfd), and a child inheriting that mask would hold our SIGTERM
+ * pending until the SIGKILL. */
 static int spawn_in_group(pid_t *ret_pid, const char *bin, const posix_spawn_file_actions_t *fa,
                           char *const *argv, char *const *env)
 {
+        static const int defaults[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE };
         posix_spawnattr_t attr;
+        sigset_t none, def;
         int r;
 
+        sigemptyset(&none);
+        sigemptyset(&def);
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
+                sigaddset(&def, defaults[i]);
         r = posix_spawnattr_init(&attr);
         if (r != 0)
                 return r;
-        r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        r = posix_spawnattr_setflags(&attr,
+                                     POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        if (r == 0)
+                r = posix_spawnattr_setsigmask(&attr, &none);
+        if (r == 0)
+                r = posix_spawnattr_setsigdefault(&attr, &def);
         if (r == 0)
                 r = posix_spawnattr_setpgroup(&attr, 0);
         if (r == 0)

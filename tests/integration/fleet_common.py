@@ -113,14 +113,16 @@ class FleetRolloutCase(FleetTestCase):
         return out
 
     # ------------------------------------------------------------ nodes --
-    def boot(self, i, version, args=("run",), group=GROUP, **cfg):
+    def boot(self, i, version, args=("run",), group=GROUP, kong_env=None, **cfg):
         url = self.node_imds(i)
         conf = dict(imds_endpoint=url, migrations_finish="after-rollout",
                     fleet_heartbeat_interval=INTERVAL, autoscaling_group=group,
                     autoscaling_endpoint=self.st.autoscaling_url, drain_timeout=0,
                     rotation_interval=3600, pg_wait_timeout=30)
         conf.update(cfg)
-        a = self.start_nodes([i], kong_env={"KONG_STANDIN_VERSION": version}, args=args, **conf)[0]
+        env = {"KONG_STANDIN_VERSION": version}
+        env.update(kong_env or {})
+        a = self.start_nodes([i], kong_env=env, args=args, **conf)[0]
         a.iid = instance_id(i)
         return a
 

@@ -28,6 +28,7 @@ import time
 import unittest
 
 from fleet_common import A_VERSION, B_MIGRATION, B_VERSION, INTERVAL, FleetRolloutCase, instance_id
+from election_common import pid_alive
 from stack import wait_for
 
 BLUE, GREEN = "kong-blue", "kong-green"
@@ -184,6 +185,71 @@ class FleetBlueGreen(FleetRolloutCase):
             self.assertIsNone(b.poll(), "%s exited\n%s" % (b.name, self.explain()))
         self.assertNoPasswordLeak(a_nodes + b_nodes)
         print("  blue/green upgrade: %.1f s" % (time.time() - t0))
+
+    def test_termination_notice_stops_a_running_finish(self):
+        """A node told to terminate while it runs `kong migrations finish`
+        from its fleet tick does not make the drain wait for it: the finish
+        is stopped with its process group, the node drains and exits, and
+        the other node of the new Kong finishes (Kong's migrations are
+        re-entrant; the killed CLI's own lock row expires after its TTL,
+        5 s here)."""
+        st = self.st
+        ttl = {"KONG_STANDIN_LOCK_TTL": "5"}
+        self.set_group(instance_id(0), "InService")
+        a = self.boot(0, "A")
+        self.wait_ready([a])
+        b_nodes = []
+        for k in (1, 2):
+            b = self.boot(k, "B", kong_env=ttl)
+            self.wait_ready([b])
+            self.set_group(b.iid, "InService")
+            b_nodes.append(b)
+        self.assertEqual(len(self.invocations("up")), 1, self.explain())
+        st.set_kong(delay=30)                       # finish: 30 s
+        self.set_group(a.iid, "Terminating:Wait")
+        self.terminate_via_imds(0)
+        self.assertEqual(a.wait(60), 0, self.explain())
+        self.set_group(a.iid, None)
+
+        begin = self.wait_event(lambda e: e["event"] == "begin" and e.get("sub") == "finish", 30,
+                                "a node starts 'kong migrations finish'")
+        finisher = next(b for b in b_nodes if b.node["tag"] == begin["tag"])
+        other = next(b for b in b_nodes if b is not finisher)
+        told = time.time()
+        self.set_group(finisher.iid, "Terminating:Wait")
+        self.terminate_via_imds(finisher.node["index"])
+        self.assertEqual(finisher.wait(20), 0, self.explain())
+        took = time.time() - told
+        print("\n  notice to exit during a 30 s finish: %.1f s" % took)
+        self.assertLess(took, 20)
+        err = finisher.output()[1]
+        self.assertIn("'kong migrations finish' stopped, with every process it started: this node is being "
+                      "terminated", err)
+        self.assertIn("the fleet check abandoned", err)
+        self.assertNotIn("trying again", err)            # a notice, not a failure
+        self.assertTrue(any(e["event"] == "terminated" and e.get("sub") == "finish" and e["tag"] == begin["tag"]
+                            for e in st.kong_events()), self.explain())
+        self.assertFalse(pid_alive(begin["pid"]), "the stopped finish still runs")
+        self.assertNotIn(finisher.iid, self.rows())
+        self.set_group(finisher.iid, None)
+
+        # the other node finishes once the stopped CLI's lock row expires
+        # (until then Kong's finish says another node runs migrations and
+        # exits 0, and the agent's `list` afterwards sees them still pending)
+        st.set_kong(delay=0)
+        migrated = lambda: [r for r in self.invocations("finish") if r.get("did") == "migrated"]  # noqa: E731
+        wait_for(migrated, 60, "the other node's finish", detail=lambda: self.explain(), error=self.failureException)
+        done = migrated()
+        self.assertEqual([r["tag"] for r in done], [other.node["tag"]], self.explain())
+        executed, pending = self.schema_meta()
+        self.assertIn(B_MIGRATION, executed)
+        self.assertEqual(pending, [])
+        # recorded once its `list` confirms
+        rec = wait_for(lambda: st.db_query("SELECT instance_id FROM kong_bootstrap.finishes"), 30,
+                       "the finish recorded", detail=lambda: self.explain(), error=self.failureException)
+        self.assertEqual(rec, [(other.iid,)])
+        self.assertIsNone(other.poll(), self.explain())
+        self.assertNoPasswordLeak([a] + b_nodes)
 
     def test_emulator_is_as_strict_as_aws(self):
         """tests/peers/autoscaling.py, through boto3 as a client: several
