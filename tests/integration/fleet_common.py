@@ -47,8 +47,12 @@ class FleetRolloutCase(FleetTestCase):
 
     # ------------------------------------------------------------ peers --
     def node_imds(self, i):
-        """IMDS of its own for node i: its instance id and zone."""
+        """IMDS of its own for node i: its instance id and zone (a node
+        booted again gets a fresh one; the previous one is stopped, not
+        left running past the test)."""
         st = self.st
+        if i in self.imds:
+            kill_group(self.imds.pop(i)[0])
         d = os.path.join(st.tmp, "fleet", str(i))
         os.makedirs(d, exist_ok=True)
         cfg = st.imds_default_config()
