@@ -42,7 +42,13 @@ static int inflate_members(z_stream *zs, size_t max, const char *what, Buf *out,
                 if (zr == Z_STREAM_END) {
                         members++;
                         /* Another member may follow, as gzip(1) and
-                         * Python's gzip module read it; nothing else may. */
+                         * Python's gzip module (cloud-init's) read it, after
+                         * zero bytes of padding, which both skip (Python's
+                         * _GzipReader._read_eof); nothing else may. */
+                        while (zs->avail_in > 0 && *zs->next_in == 0) {
+                                zs->next_in++;
+                                zs->avail_in--;
+                        }
                         if (zs->avail_in == 0)
                                 break;
                         if (!gzip_is_compressed(zs->next_in, zs->avail_in)) {
