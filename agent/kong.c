@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "kong.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -231,9 +232,45 @@ static int spawn_kong(const char *kong_bin, const char *const *args, const DbPar
         return 0;
 }
 
+/* No process of the group 'pgid' runs any more. kill(-pgid, 0) alone
+ * would count zombies: an orphan of Kong's (a worker whose launcher died
+ * first) stays a zombie of the group until PID 1 reaps it, and a PID 1
+ * that is not systemd (a container's, a build chroot's) may take its time
+ * or never do it; we would wait out the whole grace period for the dead. */
 static bool group_gone(pid_t pgid)
 {
-        return kill(-pgid, 0) < 0 && errno == ESRCH;
+        if (kill(-pgid, 0) < 0 && errno == ESRCH)
+                return true;
+        DIR *d = opendir("/proc");
+        if (!d)
+                return false;
+        bool alive = false;
+        for (struct dirent *e; !alive && (e = readdir(d));) {
+                if (e->d_name[0] < '1' || e->d_name[0] > '9')
+                        continue;
+                char path[300], buf[512];
+                (void)snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue; /* gone meanwhile */
+                ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                close(fd);
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                /* "pid (comm) state ppid pgrp ...": comm may hold ')' */
+                char *p = strrchr(buf, ')');
+                if (!p || p[1] != ' ' || !p[2] || p[3] != ' ')
+                        continue;
+                char state = p[2];
+                char *end;
+                (void)strtol(p + 4, &end, 10); /* ppid */
+                long pgrp = strtol(end, &end, 10);
+                if (pgrp == pgid && state != 'Z' && state != 'X')
+                        alive = true;
+        }
+        closedir(d);
+        return !alive;
 }
 
 /* Stops the child 'pid' (already reaped or not) and every process of its
@@ -332,7 +369,7 @@ static int run_kong(const char *kong_bin, const char *const *args, const DbParam
         KongOutput output = { 0 };
         int fd = -1, status = 0, r;
         bool exited = false, eof = false;
-        pid_t pid;
+        pid_t pid = -1;
 
         r = spawn_kong(kong_bin, args, db, &pid, &fd, err);
         if (r < 0)
