@@ -11,6 +11,7 @@ builds with set_group() (DescribeAutoScalingGroups, signatures checked).
 import json
 import os
 import subprocess
+import time
 
 from common import password_fragments
 from election_common import FleetTestCase
@@ -146,6 +147,23 @@ class FleetRolloutCase(FleetTestCase):
 
     def invocations(self, sub):
         return [r for r in self.st.kong_log_entries() if r["argv"][:2] == ["migrations", sub]]
+
+    def assertFinishesOnce(self, since, by):
+        """`kong migrations finish` runs (within 30 s), once, not before
+        'since', by one of the agents 'by', and migrates B's migration."""
+        wait_for(lambda: self.invocations("finish"), 30, "kong migrations finish", detail=lambda: self.explain(),
+                 error=self.failureException)
+        time.sleep(4 * INTERVAL)
+        finishes = self.invocations("finish")
+        self.assertEqual(len(finishes), 1, self.explain())
+        self.assertEqual(finishes[0]["exit"], 0)
+        self.assertEqual(finishes[0].get("did"), "migrated")
+        self.assertGreaterEqual(finishes[0]["start"], since)
+        self.assertIn(finishes[0]["tag"], {a.node["tag"] for a in by})
+        executed, pending = self.schema_meta()
+        self.assertIn(B_MIGRATION, executed)
+        self.assertEqual(pending, [])
+        return finishes[0]
 
     def fleet(self, config, text=False):
         """`kong-bootstrap fleet --json` (parsed) or `fleet` (its text) with

@@ -148,17 +148,7 @@ class FleetBlueGreen(FleetRolloutCase):
         # blue is deleted (its last instance gone): finish, once
         unlisted = time.time()
         self.delete_group(BLUE)
-        wait_for(lambda: self.invocations("finish"), 30, "kong migrations finish", detail=lambda: self.explain(),
-                 error=self.failureException)
-        time.sleep(4 * INTERVAL)
-        finishes = self.invocations("finish")
-        self.assertEqual(len(finishes), 1, self.explain())
-        self.assertEqual(finishes[0]["exit"], 0)
-        self.assertGreaterEqual(finishes[0]["start"], unlisted)
-        self.assertIn(finishes[0]["tag"], {b.node["tag"] for b in b_nodes})
-        executed, pending = self.schema_meta()
-        self.assertIn(B_MIGRATION, executed)
-        self.assertEqual(pending, [])
+        self.assertFinishesOnce(unlisted, b_nodes)
         doc = self.fleet(cfg)
         self.assertEqual(doc["finish"]["state"], "nothing to finish", doc)
         self.assertEqual({g["name"]: g["exists"] for g in doc["groups"]}, {GREEN: True, BLUE: False})
