@@ -135,6 +135,30 @@ static bool interrupt_after_two(void *userdata)
         return true;
 }
 
+/* kong_run() of `sh -c script` that the interrupt hook stops at its third
+ * look (about 2 s in): -ECANCELED, stopped by our SIGTERM, not by the
+ * SIGKILL at the end of the 5 s grace (kong.c KONG_STOP_GRACE). That
+ * bound is the mechanism, not a speed. */
+static void run_until_interrupted(const char *script)
+{
+        const char *args[] = { "-c", script, NULL };
+        DbParams db = { .password = (char *)"pw" };
+        usec_t now = now_usec();
+        KongWatch watch = { .started = now, .deadline = now + 60 * USEC_PER_SEC };
+        Error err = { "" };
+        int status = -1;
+
+        interrupt_calls = 0;
+        interrupted_at = 0;
+        retry_set_interrupt(interrupt_after_two, NULL);
+        int r = kong_run("/bin/sh", args, &db, &watch, &status, &err);
+        usec_t done = now_usec();
+        retry_set_interrupt(NULL, NULL);
+        CHECK(r == -ECANCELED);
+        CHECK_CONTAINS(err.msg, "this node is being terminated");
+        CHECK(interrupted_at != 0 && done - interrupted_at < 5 * USEC_PER_SEC);
+}
+
 /* A termination notice (the daemon's interrupt hook) stops a long run, such
  * as a `kong migrations finish` from the fleet tick, within about a second:
  * SIGTERM to its group, -ECANCELED, nothing of it left running. Run with
@@ -152,25 +176,8 @@ static void test_run_stops_on_interrupt(void)
         _cleanup_free_ char *marker = xasprintf("%s/termed", dir);
         _cleanup_free_ char *script =
                 xasprintf("trap 'echo yes > %s; exit 7' TERM; sleep 60 & wait", marker);
-        const char *args[] = { "-c", script, NULL };
-        DbParams db = { .password = (char *)"pw" };
-        usec_t now = now_usec();
-        KongWatch watch = { .started = now, .deadline = now + 60 * USEC_PER_SEC };
-        Error err = { "" };
-        int status = -1;
-
-        interrupt_calls = 0;
-        interrupted_at = 0;
-        retry_set_interrupt(interrupt_after_two, NULL);
-        int r = kong_run("/bin/sh", args, &db, &watch, &status, &err);
-        usec_t done = now_usec();
-        retry_set_interrupt(NULL, NULL);
-        CHECK(r == -ECANCELED);
-        CHECK_CONTAINS(err.msg, "this node is being terminated");
+        run_until_interrupted(script);
         CHECK(access(marker, F_OK) == 0); /* SIGTERM first, and it got it */
-        /* Stopped by that SIGTERM, not by the SIGKILL at the end of the
-         * 5 s grace (kong.c KONG_STOP_GRACE): the mechanism, not a speed. */
-        CHECK(interrupted_at != 0 && done - interrupted_at < 5 * USEC_PER_SEC);
         (void)unlink(marker);
         (void)rmdir(dir);
         CHECK(sigprocmask(SIG_SETMASK, &old, NULL) == 0);
@@ -183,22 +190,10 @@ static void test_run_stops_on_interrupt(void)
 static void test_stop_does_not_wait_for_zombies(void)
 {
         CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
-        const char *args[] = { "-c", "trap 'exit 7' TERM; sleep 60 & wait", NULL };
-        DbParams db = { .password = (char *)"pw" };
-        usec_t now = now_usec();
-        KongWatch watch = { .started = now, .deadline = now + 60 * USEC_PER_SEC };
-        Error err = { "" };
-        int status = -1;
-
-        interrupt_calls = 0;
-        interrupted_at = 0;
-        retry_set_interrupt(interrupt_after_two, NULL);
-        int r = kong_run("/bin/sh", args, &db, &watch, &status, &err);
-        usec_t done = now_usec();
-        retry_set_interrupt(NULL, NULL);
-        CHECK(r == -ECANCELED);
-        CHECK(interrupted_at != 0 && done - interrupted_at < 5 * USEC_PER_SEC);
-        /* the orphaned sleep: ours now, dead, not yet reaped */
+        /* (sleep 60 &): orphaned at once, so ours from the start (a sleep
+         * that died before the shell would be the shell's to reap) */
+        run_until_interrupted("(sleep 60 &); trap 'exit 7' TERM; sleep 60 & wait");
+        /* the orphaned sleep: dead, not yet reaped */
         siginfo_t si = { 0 };
         CHECK(waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid > 0);
         while (waitpid(-1, NULL, WNOHANG) > 0)
