@@ -407,36 +407,69 @@ static void warn_license_needs_restart(const Boot *b, const KongSecrets *old)
         }
 }
 
-int boot_rotate_kong_secrets(Boot *b, const SecretValue *db_secret, usec_t timeout, Error *err)
+int boot_read_kong_secrets(Boot *b, const SecretValue *db_secret, usec_t timeout, KongSecrets *ret,
+                           Error *err)
 {
-        KongSecrets fresh = { 0 }, old;
-        bool changed = false;
+        KongSecrets fresh = { 0 };
         _cleanup_strv_ char **moved = NULL;
 
         if (b->config->n_kong_secrets == 0)
-                return KONG_SECRETS_UNCHANGED;
+                return 0;
         int r = read_kong_secrets(b, timeout, db_secret, &fresh, err);
         if (r < 0)
                 return r;
         moved = kong_secrets_moved(&b->kong_secrets, &fresh);
         if (!moved) {
                 kong_secrets_done(&fresh);
-                return KONG_SECRETS_UNCHANGED;
+                return 0;
         }
         _cleanup_free_ char *list = strv_join(moved, ", ");
         log_info(STAGE_ROTATION, "Kong secret(s) moved: %s", list);
-        old = b->kong_secrets;
-        b->kong_secrets = fresh;
-        r = boot_rewrite_files(b, &changed, err);
+        *ret = fresh;
+        return 1;
+}
+
+void rotation_done(Rotation *rot)
+{
+        secret_value_done(&rot->secret);
+        db_params_done(&rot->db);
+        kong_secrets_done(&rot->kong_secrets);
+        rot->kong_secrets_moved = false;
+}
+
+int boot_apply_rotation(Boot *b, Rotation *rot, bool *ret_changed, Error *err)
+{
+        bool db = rot->secret.version_id != NULL, ks = rot->kong_secrets_moved;
+        SecretValue old_secret = b->secret;
+        DbParams old_db = b->db;
+        KongSecrets old_ks = b->kong_secrets;
+
+        if (db) {
+                b->secret = rot->secret;
+                b->db = rot->db;
+        }
+        if (ks)
+                b->kong_secrets = rot->kong_secrets;
+        int r = boot_rewrite_files(b, ret_changed, err);
         if (r < 0) {
-                /* The next check finds the same versions moved and tries again. */
-                b->kong_secrets = old;
-                kong_secrets_done(&fresh);
+                b->secret = old_secret;
+                b->db = old_db;
+                b->kong_secrets = old_ks;
                 return r;
         }
-        warn_license_needs_restart(b, &old);
-        kong_secrets_done(&old);
-        return changed ? KONG_SECRETS_REWRITTEN : KONG_SECRETS_UNCHANGED;
+        if (db) {
+                secret_value_done(&old_secret);
+                db_params_done(&old_db);
+                rot->secret = (SecretValue){ 0 };
+                rot->db = (DbParams){ 0 };
+        }
+        if (ks) {
+                warn_license_needs_restart(b, &old_ks);
+                kong_secrets_done(&old_ks);
+                rot->kong_secrets = (KongSecrets){ 0 };
+                rot->kong_secrets_moved = false;
+        }
+        return 0;
 }
 
 int boot_secret(Boot *b, Error *err)

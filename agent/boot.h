@@ -91,18 +91,33 @@ int boot_fetch_secret(Boot *b, usec_t timeout, SecretValue *ret, Error *err);
  * per distinct secret. */
 int boot_secret(Boot *b, Error *err);
 
-typedef enum KongSecretsRotation {
-        KONG_SECRETS_UNCHANGED = 0, /* nothing moved, or no mapping is set */
-        KONG_SECRETS_REWRITTEN = 1, /* a file changed: Kong needs a reload */
-} KongSecretsRotation;
+/* Day 2, a rotation check's read of Kong's other secrets: every secret
+ * kong_secret.<setting> maps, each GetSecretValue retrying for at most
+ * 'timeout'. 'db_secret' is the database secret as this check leaves it
+ * (its new version only once proven, else the one in use): a mapping of
+ * it takes that value, so no secret is read twice in one check and a
+ * mapped copy of the password never runs ahead of the password itself.
+ * Returns 1 with the new values in *ret when a version moved (logged), 0
+ * when nothing moved or no mapping is set. Applies nothing. */
+int boot_read_kong_secrets(Boot *b, const SecretValue *db_secret, usec_t timeout, KongSecrets *ret,
+                           Error *err);
 
-/* Day 2: reads every secret kong_secret.<setting> maps; when a version
- * moved, renders and writes both files once for all of them. On failure
- * the current values and files stay. Each GetSecretValue retries for at
- * most 'timeout'. 'db_secret' is the database secret as the caller's
- * rotation check just read it (NULL: that read failed): a mapping of the
- * same secret takes it, so no secret is read twice in one check. */
-int boot_rotate_kong_secrets(Boot *b, const SecretValue *db_secret, usec_t timeout, Error *err);
+/* What one rotation check found, applied together: one rewrite of both
+ * files, so one reload for any number of moved secrets. */
+typedef struct Rotation {
+        SecretValue secret; /* the database secret's new, proven version (version_id NULL: none) */
+        DbParams db;        /* and the parameters resolved from it */
+        KongSecrets kong_secrets;
+        bool kong_secrets_moved;
+} Rotation;
+
+void rotation_done(Rotation *rot);
+
+/* Moves what 'rot' holds into 'b', renders and writes both files once.
+ * On failure 'b' and the files keep the current state ('rot' keeps its
+ * parts: the next check finds the same versions moved and tries again).
+ * *ret_changed: a file changed, Kong needs a reload. */
+int boot_apply_rotation(Boot *b, Rotation *rot, bool *ret_changed, Error *err);
 
 /* Waits until Postgres takes our credentials; the connection stays open
  * (b->lock_conn): it is the one that holds the migration lock. */

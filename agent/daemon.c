@@ -299,91 +299,30 @@ static int reload_kong(Daemon *d, Error *err)
         return r;
 }
 
-/* The new secret works: both files from it, then Kong's unit reloaded if
- * either changed. Until the files are written the previous version stays
- * current (so the next check tries again); once they are, a failed reload
- * is retried at the next check. */
-static int apply_rotation(Daemon *d, SecretValue *fresh, DbParams *db, Error *err)
+/* A new version of the database secret: usable, carried exactly to Kong's
+ * workers, and taken by Postgres before Kong depends on it. Then it moves
+ * into 'rot'; otherwise the agent says why and keeps the current one,
+ * asked again at the next check (sooner when Postgres may only be slow to
+ * take it). A negative return is the failed login (see interrupted()). */
+static int prove_new_secret(Daemon *d, SecretValue *fresh, Rotation *rot, usec_t *next)
 {
         Boot *b = d->boot;
-        SecretValue old_secret = b->secret;
-        DbParams old_db = b->db;
-        bool changed = false;
-        int r;
-
-        b->secret = *fresh;
-        b->db = *db;
-        *fresh = (SecretValue){ 0 };
-        *db = (DbParams){ 0 };
-        r = boot_rewrite_files(b, &changed, err);
-        if (r < 0) {
-                *fresh = b->secret;
-                *db = b->db;
-                b->secret = old_secret;
-                b->db = old_db;
-                return r;
-        }
-        secret_value_done(&old_secret);
-        db_params_done(&old_db);
-        d->reload_pending = d->reload_pending || changed;
-        r = reload_kong(d, err);
-        return r < 0 ? r : changed;
-}
-
-static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
-{
-        Daemon *d = userdata;
-        Boot *b = d->boot;
-        const Config *c = b->config;
-        usec_t started = now_usec(), next = jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL));
-        SecretValue fresh = { 0 };
         DbSecret secret = { 0 };
         DbParams db = { 0 };
         PGconn *conn = NULL;
         Error err;
         int r;
 
-        /* The database secret first: a kong_secret.* mapping of the same
-         * secret takes this read (one GetSecretValue per secret per check). */
-        r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
-        if (r < 0 && interrupted(d))
-                goto out;
-        if (r < 0)
-                log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
-        bool have_fresh = r >= 0;
-        /* Kong's other secrets (kong_secret.*): new versions are written
-         * here, and the one reload below applies them all. */
-        r = boot_rotate_kong_secrets(b, have_fresh ? &fresh : NULL, DAEMON_AWS_TIMEOUT, &err);
-        if (r < 0 && interrupted(d))
-                goto out;
-        if (r < 0)
-                log_warning(STAGE_ROTATION, "Kong secret settings: keeping the current values: %s", err.msg);
-        d->reload_pending = d->reload_pending || r == KONG_SECRETS_REWRITTEN;
-        if (reload_kong(d, &err) < 0) {
-                if (interrupted(d))
-                        goto out;
-                log_error(STAGE_ROTATION, "Kong still runs with the previous password: %s", err.msg);
-                next = ROTATION_RETRY_INTERVAL;
-                goto out;
-        }
-        if (r == KONG_SECRETS_REWRITTEN)
-                log_stage_done(STAGE_ROTATION, started,
-                               "Kong secret settings: env file rewritten and Kong reloaded");
-        if (!have_fresh)
-                goto out;
-        if (streq(fresh.version_id, b->secret.version_id)) {
-                log_debug(STAGE_ROTATION, "secret version %s unchanged", fresh.version_id);
-                goto out;
-        }
-        log_info(STAGE_ROTATION, "secret %s moved from version %s to %s", fresh.arn, b->secret.version_id,
-                 fresh.version_id);
-        r = secrets_parse_rds(fresh.string, strlen(fresh.string), &secret, &err);
+        log_info(STAGE_ROTATION, "secret %s moved from version %s to %s", fresh->arn, b->secret.version_id,
+                 fresh->version_id);
+        r = secrets_parse_rds(fresh->string, strlen(fresh->string), &secret, &err);
         if (r >= 0)
-                r = db_params_resolve(&secret, c, &db, &err);
+                r = db_params_resolve(&secret, b->config, &db, &err);
+        db_secret_done(&secret);
         if (r < 0) {
                 log_error(STAGE_ROTATION, "the new secret version is unusable, keeping the current one: %s",
                           err.msg);
-                goto out;
+                return 0;
         }
         /* A password Kong's workers would read differently is refused
          * before it reaches Postgres or the files; asked again at the next
@@ -395,36 +334,92 @@ static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
                           "Keeping the current password and files; rotate the secret to a password "
                           "without this (ExcludeCharacters with '\\', IncludeSpace off; see "
                           "docs/operations.md, \"Passwords Kong carries exactly\")",
-                          fresh.arn, fresh.version_id, problem);
-                goto out;
+                          fresh->arn, fresh->version_id, problem);
+                db_params_done(&db);
+                return 0;
         }
-        /* Prove the new credentials before Kong depends on them. */
         r = db_wait(&db, 0, &conn, NULL, &err);
         PQfinish(conn);
+        if (r < 0) {
+                if (!interrupted(d))
+                        log_warning(
+                                STAGE_ROTATION,
+                                "Postgres does not take the new credentials yet (%s); keeping the current "
+                                "config, trying again in %llu s",
+                                err.msg, (unsigned long long)(ROTATION_RETRY_INTERVAL / USEC_PER_SEC));
+                *next = ROTATION_RETRY_INTERVAL;
+                db_params_done(&db);
+                return r;
+        }
+        rot->secret = *fresh;
+        *fresh = (SecretValue){ 0 };
+        rot->db = db;
+        return 0;
+}
+
+/* One check: the database secret, then Kong's other secrets; whatever
+ * moved is written in one rewrite of both files and applied with one
+ * reload. A mapping of the database secret moves with the password only:
+ * while a new password is unproven, Kong keeps the current one everywhere. */
+static int on_rotation_check(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Daemon *d = userdata;
+        Boot *b = d->boot;
+        const Config *c = b->config;
+        usec_t started = now_usec(), next = jittered(config_get_seconds(c, CONF_ROTATION_INTERVAL));
+        SecretValue fresh = { 0 };
+        Rotation rot = { 0 };
+        bool changed = false;
+        Error err;
+        int r;
+
+        /* The database secret first: a kong_secret.* mapping of the same
+         * secret takes this read (one GetSecretValue per secret per check). */
+        r = boot_fetch_secret(b, DAEMON_AWS_TIMEOUT, &fresh, &err);
         if (r < 0 && interrupted(d))
                 goto out;
-        if (r < 0) {
-                log_warning(
-                        STAGE_ROTATION,
-                        "Postgres does not take the new credentials yet (%s); keeping the current config, "
-                        "trying again in %llu s",
-                        err.msg, (unsigned long long)(ROTATION_RETRY_INTERVAL / USEC_PER_SEC));
+        if (r < 0)
+                log_warning(STAGE_ROTATION, "cannot check the secret for rotation: %s", err.msg);
+        else if (streq(fresh.version_id, b->secret.version_id))
+                log_debug(STAGE_ROTATION, "secret version %s unchanged", fresh.version_id);
+        else if (prove_new_secret(d, &fresh, &rot, &next) < 0 && interrupted(d))
+                goto out;
+        bool db_moved = rot.secret.version_id != NULL;
+        r = boot_read_kong_secrets(b, db_moved ? &rot.secret : &b->secret, DAEMON_AWS_TIMEOUT,
+                                   &rot.kong_secrets, &err);
+        if (r < 0 && interrupted(d))
+                goto out;
+        if (r < 0)
+                log_warning(STAGE_ROTATION, "Kong secret settings: keeping the current values: %s", err.msg);
+        bool ks_moved = rot.kong_secrets_moved = r > 0;
+        if (db_moved || ks_moved) {
+                r = boot_apply_rotation(b, &rot, &changed, &err);
+                if (r < 0 && interrupted(d))
+                        goto out; /* the files are written (atomically) or not at all */
+                if (r < 0) {
+                        log_error(STAGE_ROTATION, "cannot apply the new secret version: %s", err.msg);
+                        next = ROTATION_RETRY_INTERVAL;
+                        goto out;
+                }
+                d->reload_pending = d->reload_pending || changed;
+        }
+        /* Also a reload that failed at an earlier check. */
+        if (reload_kong(d, &err) < 0) {
+                if (interrupted(d))
+                        goto out;
+                log_error(STAGE_ROTATION, "Kong still runs with the previous password: %s", err.msg);
                 next = ROTATION_RETRY_INTERVAL;
                 goto out;
         }
-        r = apply_rotation(d, &fresh, &db, &err);
-        if (r < 0 && interrupted(d))
-                goto out; /* the files are written (atomically) or not at all */
-        if (r < 0) {
-                log_error(STAGE_ROTATION, "cannot apply the new secret version: %s", err.msg);
-                next = ROTATION_RETRY_INTERVAL;
-                goto out;
-        }
-        log_stage_done(STAGE_ROTATION, started, "secret version %s in use%s", b->secret.version_id,
-                       r > 0 ? "; env file rewritten and Kong reloaded" : "; nothing Kong reads changed");
+        const char *done = changed ? "env file rewritten and Kong reloaded" : "nothing Kong reads changed";
+        if (db_moved)
+                log_stage_done(STAGE_ROTATION, started, "secret version %s in use%s; %s",
+                               b->secret.version_id,
+                               ks_moved ? ", with the Kong secret settings that moved" : "", done);
+        else if (ks_moved)
+                log_stage_done(STAGE_ROTATION, started, "Kong secret settings: %s", done);
 out:
-        db_params_done(&db);
-        db_secret_done(&secret);
+        rotation_done(&rot);
         secret_value_done(&fresh);
         if (abandoned_for_termination(d, STAGE_ROTATION, "the rotation check"))
                 return 0;

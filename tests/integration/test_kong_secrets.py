@@ -14,7 +14,9 @@ mapped secrets (one env file rewrite, one reload), a mapping from an
 instance tag refused, values Kong would alter refused naming the setting,
 a missing secret or JSON key named in the error, a rotation to a value
 Kong would alter kept out, the database secret read once when a mapping
-names it too (by name or ARN), at boot and at every rotation check.
+names it too (by name or ARN), at boot and at every rotation check, and
+such a mapping moving with the password only: not before Postgres takes
+it, and then in the same rewrite and reload.
 
 Run: /usr/bin/python3 tests/integration/test_kong_secrets.py
 """
@@ -314,6 +316,48 @@ class KongSecrets(LifecycleTestCase):
         env = systemd_env(st.kong_env_file)
         self.assertEqual((env.get("KONG_PG_RO_PASSWORD"), env.get("KONG_PG_RO_USER")), (Stack.PASSWORD, "kong"))
         self.assertNotIn(Stack.PASSWORD, err)
+
+    def test_a_mapping_of_the_database_secret_moves_with_the_password(self):
+        # kong_secret.pg_ro_password names the database secret: a rotation
+        # of it must not reach Kong through the mapping while Postgres does
+        # not take the new password yet, and once it does, the password and
+        # the mapped copy are written together and applied with one reload.
+        st = self.st
+        new = "r0tated-ro#pa;ss$word"
+        cfg = self.config(secretsmanager_endpoint=st.faultproxy_url, rotation_interval=2,
+                          **{"kong_secret.pg_ro_password": "%s\\#password" % Stack.SECRET_ID})
+        a = st.start_agent(("-v", "run"), config=cfg, name="rotation-db-mapped")
+        self.agents.append(a)
+        self.wait_booted(a)
+        before = slurp(st.kong_env_file)
+        env = systemd_env(st.kong_env_file)
+        self.assertEqual((env.get("KONG_PG_PASSWORD"), env.get("KONG_PG_RO_PASSWORD")),
+                         (Stack.PASSWORD, Stack.PASSWORD))
+        st.update_secret(password=new)          # Postgres does not know it yet
+        wait_for(lambda: "Postgres does not take the new credentials yet" in self.stderr_of(a), 15,
+                 "the agent tried the new password and kept the current one", proc=a,
+                 detail=lambda: self.agent_story(a), error=self.failureException)
+        time.sleep(3)                           # a check or two more
+        self.assertTrue(slurp(st.kong_env_file) == before,      # (assertEqual would print the passwords)
+                        "the env file changed before Postgres took the new password (the mapped copy ran "
+                        "ahead of it)")
+        self.assertEqual(self.systemd("ReloadUnit"), [], self.agent_story(a))
+        changed = time.time()
+        st.set_db_password(new)
+        wait_for(lambda: systemd_env(st.kong_env_file).get("KONG_PG_PASSWORD") == new, 45,
+                 "the env file carries the new password", proc=a, detail=lambda: self.agent_story(a),
+                 error=self.failureException)
+        time.sleep(5)                           # two more checks: nothing else moves
+        env = systemd_env(st.kong_env_file)
+        self.assertTrue(env.get("KONG_PG_RO_PASSWORD") == new, "the mapped copy did not follow the password")
+        reloads = self.systemd("ReloadUnit")
+        self.assertEqual(len(reloads), 1, self.agent_story(a))
+        self.assertGreater(reloads[0]["called"], changed)
+        err = self.stderr_of(a)
+        self.assertEqual(err.count("env file rewritten and Kong reloaded"), 1, err)
+        self.assertEqual(len([line for line in err.splitlines() if "Kong secret(s) moved" in line]), 1, err)
+        self.assertNotIn(new, err)
+        self.assertIsNone(a.poll(), self.agent_story(a))
 
     def test_mapping_from_an_instance_tag_is_refused(self):
         st = self.st
