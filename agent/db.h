@@ -90,7 +90,8 @@ int db_query(PGconn *conn, const char *sql, int nparams, const char *const *para
              PGresult **ret, char **ret_sqlstate, Error *err);
 
 /* Collects whatever answer is still due on 'conn' (a liveness query that
- * db_lock_watch() sent just before the watched command ended), so that
- * the connection can take the next statement. -ENOTCONN when it broke or
+ * db_lock_watch() sent before the watched command was stopped: kong_run()
+ * collects it itself when Kong ran to its end), so that the connection
+ * can take the next statement. -ENOTCONN when it broke or
  * stayed mute past 'timeout'. */
 int db_drain(PGconn *conn, usec_t timeout, Error *err);

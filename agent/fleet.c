@@ -548,8 +548,6 @@ static int finish_locked(Boot *b, usec_t started, Error *err)
         const char *args[] = { "migrations", "finish", "-c", b->migrations_conf, NULL };
         int status = -1;
         r = kong_run(config_get(c, CONF_KONG_BIN), args, &b->db, &watch, &status, err);
-        if (r >= 0)
-                r = db_drain(b->fleet->conn, 10 * USEC_PER_SEC, err); /* the lock watch's last query */
         if (r < 0)
                 return r;
         if (status != 0)

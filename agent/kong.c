@@ -434,6 +434,20 @@ static int run_kong(const char *kong_bin, const char *const *args, const DbParam
                                 return error_set(err, -errno, "waitpid: %s", strerror(errno));
         /* Nothing Kong started outlives it. */
         (void)kill(-pid, SIGKILL);
+        /* The lock connection takes its next statement (the next kong
+         * run's watch, the unlock) only once the liveness query is
+         * answered: it may have gone out in the round that met Kong's
+         * end, and libpq refuses a query while one is in progress. */
+        if (lock_conn && lw.pending) {
+                Error e;
+                usec_t since = now_usec() - lw.sent;
+                if (db_drain(lock_conn, since < DB_LIVENESS_TIMEOUT ? DB_LIVENESS_TIMEOUT - since : 0, &e) <
+                    0)
+                        return error_set(err, -ENOLCK,
+                                         "lost the migration lock as '%s' ended (%s). This node no longer "
+                                         "leads; another node resumes the migration",
+                                         what, e.msg);
+        }
         if (WIFSIGNALED(status))
                 return error_set(err, -EINTR, "'%s' was killed by signal %s", what,
                                  strsignal(WTERMSIG(status)));

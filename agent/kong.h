@@ -46,7 +46,9 @@ void kong_output_finish(KongOutput *o, const char *secret, KongLineFn fn, void *
 typedef struct KongWatch {
         /* The connection holding the migration lock (or NULL): watched
          * while Kong runs (db_lock_watch()); when it breaks or goes mute
-         * the lock is gone, so Kong is stopped and -ENOLCK returned. */
+         * the lock is gone, so Kong is stopped and -ENOLCK returned.
+         * When Kong ran to its end, the connection is left with no query
+         * in progress (ready for the next run or the unlock). */
         PGconn *lock_conn;
         /* Past 'deadline' (0: none) Kong is stopped and -ETIME returned;
          * systemd's start timeout is never extended past it (plus the time

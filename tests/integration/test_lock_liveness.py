@@ -16,10 +16,12 @@ Run: /usr/bin/python3 tests/integration/test_lock_liveness.py
 """
 import os
 import shlex
+import subprocess
 import time
 import unittest
 
 from election_common import EXIT_MIGRATIONS, FleetTestCase, pid_alive
+from stack import REPO, Stack
 
 BASE = ["000_base", "001_14_to_15"]
 EXTRA = ["002_a", "003_b"]
@@ -144,6 +146,29 @@ class LockLiveness(FleetTestCase):
         completes the migrations."""
         detected = self.silent_cut_of_leader()
         print("\n  silent cut noticed (leader exited) %.1f s after the cut" % detected)
+
+    def test_liveness_query_in_flight_when_kong_ends(self):
+        """Two watched runs on one lock connection, as the leader runs
+        `list` then `bootstrap` (tests/integration/kong_watch_runs.c, the
+        agent's own kong_run()). The first prints at 0.5 s and ends at
+        2.2 s without another line: the watch's round that meets its end is
+        the first past the 2 s liveness interval, so a `SELECT 1` goes out
+        just then. Its answer must be collected before the next run's watch
+        sends its own (libpq refuses a query while one is in progress): left
+        behind, the 3 s second run took it for a lost lock."""
+        exe = os.environ.get("KONG_WATCH_RUNS") or os.path.join(REPO, "build", "tests", "kong-watch-runs")
+        progs = []
+        for name, body in (("first", "sleep 0.5; echo chatter; exec sleep 1.7"), ("second", "exec sleep 3")):
+            path = os.path.join(self.st.tmp, "kong-watch-%s" % name)
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n%s\n" % body)
+            os.chmod(path, 0o755)
+            progs.append(path)
+        env = dict(os.environ, KWR_HOST="127.0.0.1", KWR_PORT=str(self.st.pg_port), KWR_DBNAME="kong",
+                   KWR_USER="kong", KWR_PASSWORD=Stack.PASSWORD)
+        r = subprocess.run([exe] + progs, env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "first run: exit status 0\nsecond run: exit status 0\n", r.stderr)
 
     def test_waiter_lock_connection_goes_mute(self):
         """A waiter's lock connection goes mute while the leader migrates:
