@@ -185,7 +185,6 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
         (void)sd_event_source_set_enabled(d->termination, SD_EVENT_OFF);
         (void)sd_event_source_set_enabled(d->rotation, SD_EVENT_OFF);
         (void)sd_event_source_set_enabled(d->fleet, SD_EVENT_OFF);
-        fleet_draining(d->boot);
         notify_stopping();
         notify_status("draining: %s", why);
         boot_record_state(BOOT_STATE_DRAINING, STAGE_DRAIN, -1, why);
@@ -199,8 +198,13 @@ static void start_drain(Daemon *d, const char *why, bool stop_kong)
         /* systemd waits for us while we drain (TimeoutStopSec=). */
         retry_waiting(wait + UNIT_JOB_TIMEOUT);
         if (sd_event_add_time_relative(d->event, &d->drain_timer, CLOCK_MONOTONIC, wait, 0, on_drain_done,
-                                       d) < 0)
+                                       d) < 0) {
                 finish_drain(d);
+                return;
+        }
+        /* After the load balancer was told, and within the drain: on a
+         * database that went mute this waits for its deadline. */
+        fleet_draining(d->boot);
 }
 
 /* ---- termination watch --------------------------------------------------- */

@@ -258,10 +258,40 @@ static int connection_mute(usec_t waited, Error *err)
                 (unsigned long long)(waited / USEC_PER_SEC));
 }
 
+/* wait_socket() in slices of RETRY_POLL_INTERVAL, asking the interrupt
+ * hook between them (retry.h): a statement's wait for its answer (up to
+ * its deadline, seconds on a mute connection) must not hold up the
+ * daemon's termination watch. -ECANCELED when the hook says so; the
+ * statement is then still in flight: the caller drops the connection. */
+static int wait_answer(PGconn *conn, short events, usec_t deadline)
+{
+        for (;;) {
+                usec_t now = now_usec();
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                usec_t until = deadline - now > RETRY_POLL_INTERVAL ? now + RETRY_POLL_INTERVAL : deadline;
+                int r = wait_socket(conn, events, until);
+                if (r != -ETIMEDOUT)
+                        return r;
+                if (retry_interrupted())
+                        return -ECANCELED;
+        }
+}
+
+static int wait_failed(PGconn *conn, int r, usec_t sent, Error *err)
+{
+        if (r == -ECANCELED)
+                return error_set(err, r,
+                                 "stopped waiting for Postgres's answer: this node is being terminated");
+        if (r == -ETIMEDOUT)
+                return connection_mute(now_usec() - sent, err);
+        return connection_broke(conn, err);
+}
+
 /* Sends conn's query (already queued by PQsendQuery*) and collects its
  * last result, giving up at 'deadline': libpq alone would wait for ever on
  * a peer that acknowledges but never answers. -ENOTCONN when the
- * connection broke or stayed mute. */
+ * connection broke or stayed mute, -ECANCELED when interrupted. */
 static int collect_until(PGconn *conn, usec_t sent, usec_t deadline, PGresult **ret, Error *err)
 {
         PGresult *last = NULL;
@@ -273,20 +303,20 @@ static int collect_until(PGconn *conn, usec_t sent, usec_t deadline, PGresult **
                         return connection_broke(conn, err);
                 if (f == 0)
                         break;
-                r = wait_socket(conn, POLLIN | POLLOUT, deadline);
-                if (r == -ETIMEDOUT)
-                        return connection_mute(now_usec() - sent, err);
-                if (r < 0 || !PQconsumeInput(conn))
+                r = wait_answer(conn, POLLIN | POLLOUT, deadline);
+                if (r < 0)
+                        return wait_failed(conn, r, sent, err);
+                if (!PQconsumeInput(conn))
                         return connection_broke(conn, err);
         }
         for (;;) {
                 while (PQisBusy(conn)) {
-                        r = wait_socket(conn, POLLIN, deadline);
-                        if (r == -ETIMEDOUT) {
+                        r = wait_answer(conn, POLLIN, deadline);
+                        if (r < 0) {
                                 PQclear(last);
-                                return connection_mute(now_usec() - sent, err);
+                                return wait_failed(conn, r, sent, err);
                         }
-                        if (r < 0 || !PQconsumeInput(conn)) {
+                        if (!PQconsumeInput(conn)) {
                                 PQclear(last);
                                 return connection_broke(conn, err);
                         }
@@ -473,10 +503,10 @@ int db_drain(PGconn *conn, usec_t timeout, Error *err)
         usec_t started = now_usec(), deadline = started + timeout;
         for (;;) {
                 while (PQisBusy(conn)) {
-                        int r = wait_socket(conn, POLLIN, deadline);
-                        if (r == -ETIMEDOUT)
-                                return connection_mute(now_usec() - started, err);
-                        if (r < 0 || !PQconsumeInput(conn))
+                        int r = wait_answer(conn, POLLIN, deadline);
+                        if (r < 0)
+                                return wait_failed(conn, r, started, err);
+                        if (!PQconsumeInput(conn))
                                 return connection_broke(conn, err);
                 }
                 PGresult *res = PQgetResult(conn);

@@ -281,23 +281,26 @@ static RegistryNode self_row(const Boot *b, int schema_state)
         };
 }
 
-static int fleet_connect(Boot *b, Error *err)
+/* 'timeout' 0: one attempt (the drain's best-effort updates: a row not
+ * updated goes stale on its own). */
+static int fleet_connect(Boot *b, usec_t timeout, Error *err)
 {
         FleetNode *f = b->fleet;
         if (f->conn && PQstatus(f->conn) == CONNECTION_OK)
                 return 0;
         PQfinish(f->conn);
         f->conn = NULL;
-        int r = db_wait(&b->db, FLEET_CONNECT_TIMEOUT, &f->conn, NULL, err);
+        int r = db_wait(&b->db, timeout, &f->conn, NULL, err);
         if (r < 0)
                 error_prefix(err, "fleet registry");
         return r;
 }
 
-/* Any failure of the connection: the next use reconnects. */
+/* Any failure of the connection, or a statement left in flight by an
+ * interrupted wait: the next use reconnects. */
 static int on_failure(Boot *b, int r)
 {
-        if (r == -ENOTCONN || r == -ENOLCK) {
+        if (r == -ENOTCONN || r == -ENOLCK || r == -ECANCELED) {
                 PQfinish(b->fleet->conn);
                 b->fleet->conn = NULL;
         }
@@ -319,7 +322,7 @@ int fleet_boot_register(Boot *b, Error *err)
                             err);
         if (r < 0)
                 return r;
-        r = fleet_connect(b, err);
+        r = fleet_connect(b, FLEET_CONNECT_TIMEOUT, err);
         if (r < 0)
                 return r;
         r = registry_setup(b->fleet->conn, &b->db, config_get_seconds(c, CONF_MIGRATIONS_WAIT_TIMEOUT), err);
@@ -369,7 +372,7 @@ int fleet_boot_ready(Boot *b, Error *err)
         if (!b->fleet)
                 return 0;
         b->fleet->state = NODE_READY;
-        int r = fleet_connect(b, err);
+        int r = fleet_connect(b, FLEET_CONNECT_TIMEOUT, err);
         if (r < 0)
                 return r;
         RegistryNode row = self_row(b, -1);
@@ -633,14 +636,16 @@ static int tick(Boot *b, Error *err)
         FleetBlocker *l = NULL;
         size_t n = 0;
 
-        int r = fleet_connect(b, err);
+        int r = fleet_connect(b, FLEET_CONNECT_TIMEOUT, err);
         if (r < 0)
                 return r;
         int state = schema_state(b, err);
         if (state < 0) {
-                RegistryNode row = self_row(b, -1);
-                Error ignored;
-                (void)registry_upsert(b->fleet->conn, &row, &ignored); /* still alive */
+                if (state != -ENOTCONN && state != -ECANCELED) {
+                        RegistryNode row = self_row(b, -1);
+                        Error ignored;
+                        (void)registry_upsert(b->fleet->conn, &row, &ignored); /* still alive */
+                }
                 return state;
         }
         RegistryNode row = self_row(b, state);
@@ -697,9 +702,14 @@ void fleet_draining(Boot *b)
                 return;
         b->fleet->state = NODE_DRAINING;
         RegistryNode row = self_row(b, -1);
-        if (fleet_connect(b, &err) < 0 || registry_upsert(b->fleet->conn, &row, &err) < 0)
+        int r = fleet_connect(b, 0, &err);
+        if (r >= 0)
+                r = registry_upsert(b->fleet->conn, &row, &err);
+        if (r < 0) {
+                on_failure(b, r);
                 log_warning(STAGE_FLEET, "cannot mark this node draining in the fleet registry: %s",
                             err.msg);
+        }
 }
 
 void fleet_leave(Boot *b)
@@ -707,8 +717,13 @@ void fleet_leave(Boot *b)
         Error err;
         if (!b->fleet)
                 return;
-        if (fleet_connect(b, &err) < 0 ||
-            registry_delete(b->fleet->conn, b->instance.instance_id, &err) < 0) {
+        /* No connection left: the drain's update found the database gone
+         * (and said so); a second wait for it would only delay the exit. */
+        int r = b->fleet->conn ? fleet_connect(b, 0, &err)
+                               : error_set(&err, -ENOTCONN, "the database did not answer during the drain");
+        if (r >= 0)
+                r = registry_delete(b->fleet->conn, b->instance.instance_id, &err);
+        if (r < 0) {
                 log_warning(
                         STAGE_FLEET,
                         "cannot remove this node from the fleet registry (%s); its row goes stale in %llu s",

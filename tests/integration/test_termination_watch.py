@@ -159,6 +159,40 @@ class TerminationWatch(LifecycleTestCase):
         self.assertEqual(env_password(st.kong_env_file), NEW_PASSWORD)
         self.assertEqual(len(self.systemd("ReloadUnit")), 1)
 
+    def test_spot_notice_while_the_fleet_registry_waits_on_a_mute_database(self):
+        # migrations_finish = after-rollout: the fleet tick runs statements
+        # on its registry connection, each answer due within 10 s. The
+        # database goes mute (tests/peers/mute_relay.py: server side
+        # closed, client side silent, new connections never answered); a
+        # notice while a tick waits there must still start the drain
+        # within a watch interval, and the exit must not wait on the
+        # database for more than one attempt at each registry update.
+        st = self.st
+        relay = st.start_mute_relay()
+        self.addCleanup(relay.stop)
+        a = self.boot(pg_port=relay.port, migrations_finish="after-rollout", fleet_heartbeat_interval=2)
+        story = lambda: self.agent_story(a)  # noqa: E731
+        wait_for(lambda: st.db_query("SELECT count(*) FROM kong_bootstrap.nodes WHERE state = 'ready'")[0][0]
+                 == 1, 10, "this node's registry row", proc=a, detail=story, error=self.failureException)
+        self.assertGreaterEqual(relay.mute(), 1)
+        time.sleep(3 + random.uniform(0, 1))    # the next tick (every ~2 s) waits on the mute connection
+        st.set_spot_notice("terminate")
+        noticed = time.time()
+        delay = self.drain_delay(a, noticed)
+        self.assertLess(delay, WATCH + MARGIN, story())
+        code = self.wait_exit(a, DRAIN + 40)
+        took = time.time() - noticed
+        sys.stderr.write("  notice -> exit %.2f s\n" % took)
+        self.assertEqual(code, 0, story())
+        err = self.stderr_of(a)
+        self.assertIn("fleet check abandoned", err)
+        self.assertIn("stopped waiting for Postgres's answer: this node is being terminated", err)
+        self.assertIn("cannot mark this node draining in the fleet registry", err)
+        self.assertIn("its row goes stale", err)
+        # the drain's two registry updates: one connection attempt (10 s) at most
+        self.assertLess(took, WATCH + MARGIN + DRAIN + 15, story())
+        self.assertEqual([s["name"] for s in self.systemd("StopUnit")], ["kong.service"], story())
+
     # systemd's SIGTERM while a rotation check waits on the slow Secrets
     # Manager: the pending signal ends the wait (the interrupt hook asks
     # sigpending() at least every second), so the agent stops within
