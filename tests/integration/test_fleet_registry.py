@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """The fleet registry around one node (migrations_finish = after-rollout):
-what the rollout tests run past (their nodes drain in no time and are
-only seen gone).
+what the rollout tests run past.
 
-Draining: on a termination notice, and on systemd's SIGTERM during a
-shutdown, the node's row says `draining` for the whole drain (seen in
-kong_bootstrap.nodes and by `kong-bootstrap fleet`), and is gone once the
-agent has exited.  A SIGTERM that is only a restart of kong-bootstrap (the
-system is running) leaves the row as it was.
+- Draining: on a termination notice, and on systemd's SIGTERM during a
+  shutdown, the node's row says `draining` for the whole drain (seen in
+  kong_bootstrap.nodes and by `kong-bootstrap fleet`), and is gone once
+  the agent has exited.  A SIGTERM that is only a restart of kong-bootstrap
+  (the system is running) leaves the row as it was.
+- `kong-bootstrap fleet` reads; it changes nothing: without a registry it
+  creates nothing and says so (exit 0); with one, no row, sequence or
+  relation changes, and every statement it sends (PostgreSQL's own
+  log_statement = all for its role) is a read: no write, no advisory lock.
 
 Run: /usr/bin/python3 tests/integration/test_fleet_registry.py
 """
@@ -18,10 +21,17 @@ import signal
 import time
 import unittest
 
-from fleet_common import A_VERSION, FleetRolloutCase, instance_id
+from fleet_common import A_VERSION, B_MIGRATION, B_VERSION, FleetRolloutCase, instance_id
 from stack import wait_for
 
 DRAIN = 5            # drain_timeout (s): long enough to see the row say draining
+UNREGISTERED = "i-0ffffffffffff0003"
+
+# What a read may not say (string literals are cut out first): a write, DDL,
+# an explicit lock, a row lock, an advisory lock, a sequence step.
+WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|UPSERT|CREATE|ALTER|DROP|TRUNCATE|GRANT|REVOKE|COMMENT|"
+                    r"LOCK|SHARE|COPY|VACUUM|ANALYZE|REINDEX|CLUSTER|REFRESH|NOTIFY|CALL|DO|"
+                    r"pg_(try_)?advisory\w*|nextval|setval|set_config)\b", re.I)
 
 
 class FleetRegistry(FleetRolloutCase):
@@ -95,6 +105,74 @@ class FleetRegistry(FleetRolloutCase):
             return False
         wait_for(listening, timeout, "%s's loop" % agent.name, detail=self.explain, error=self.failureException)
 
+    def node_config(self, i, **cfg):
+        """Node i's config file, for `fleet` (no agent started)."""
+        return self.st.write_fleet_node(i, **self.node_settings(i, **cfg))["config"]
+
+    def statements_of(self, fn):
+        """Run fn() with PostgreSQL logging every statement of role kong in
+        database kong; returns (fn's result, [(pid, statement)]).  Nothing
+        else connects as kong meanwhile (no agent runs).  log_statement
+        logs what runs; a statement that fails before it runs (a relation
+        that does not exist) is logged with its error."""
+        st = self.st
+        settings = ("log_statement = 'all'", "log_min_error_statement = 'error'")
+        for x in settings:
+            st.db_query("ALTER ROLE kong IN DATABASE kong SET " + x)
+        try:
+            start = os.path.getsize(st.pg_logfile)
+            result = fn()
+        finally:
+            for x in settings:
+                st.db_query("ALTER ROLE kong IN DATABASE kong RESET " + x.split()[0])
+        with open(st.pg_logfile, "rb") as f:
+            f.seek(start)
+            log = f.read().decode("utf-8", "replace")
+        out, cur = [], None
+        for line in log.splitlines():
+            m = re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[(\d+)\] (\w+):  (.*)$", line)
+            if m:
+                cur = None
+                s = re.match(r"^(?:statement|execute [^:]*): (.*)$", m.group(3))
+                if m.group(2) == "LOG" and s:
+                    cur = [int(m.group(1)), s.group(1)]
+                elif m.group(2) == "STATEMENT":
+                    cur = [int(m.group(1)), m.group(3)]
+                if cur:
+                    out.append(cur)
+            elif cur is not None and line.startswith("\t"):
+                cur[1] += "\n" + line[1:]
+        return result, [tuple(x) for x in out]
+
+    def assertReadsOnly(self, statements):
+        self.assertTrue(statements, "no statement logged: the log_statement check saw nothing")
+        for pid, sql in statements:
+            bare = re.sub(r"'(?:[^']|'')*'", "''", sql)
+            self.assertRegex(bare, r"^\s*(SELECT|SHOW|WITH)\b", "not a read: %s" % sql)
+            self.assertNotRegex(bare, WRITES, "not a read: %s" % sql)
+
+    def registry_snapshot(self):
+        """Every row of the registry and of Kong's schema_meta with its
+        xmin (an UPDATE that writes the same values still changes it), the
+        finishes sequence, and the database's relations."""
+        st = self.st
+        snap = {"relations": st.db_query(
+            "SELECT n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1, 2")}
+        if st.db_query("SELECT to_regnamespace('kong_bootstrap')")[0][0]:
+            for t in ("meta", "nodes", "finishes"):
+                snap[t] = st.db_query("SELECT xmin::text, row_to_json(t)::text FROM kong_bootstrap.%s t "
+                                      "ORDER BY 2" % t)
+            snap["finishes_id_seq"] = st.db_query("SELECT last_value, is_called FROM kong_bootstrap.finishes_id_seq")
+        if st.db_query("SELECT to_regclass('public.schema_meta')")[0][0]:
+            snap["schema_meta"] = st.db_query("SELECT xmin::text, row_to_json(t)::text FROM schema_meta t ORDER BY 2")
+        return snap
+
+    def fleet_both(self, config):
+        """`fleet --json` and `fleet`: (exit, stdout, stderr) of each."""
+        st = self.st
+        return [st.run_agent(args, config=config, timeout=60) for args in (["fleet", "--json"], ["fleet"])]
+
     # ------------------------------------------------------------ drain --
     def test_termination_notice_marks_draining_then_leaves(self):
         self.set_group(instance_id(0), "InService")
@@ -142,6 +220,69 @@ class FleetRegistry(FleetRolloutCase):
         self.assertDrainedThenLeft(a, samples)
         self.assertIn("the instance is shutting down", a.output()[1])
         self.assertRegex(seen.get("text", ""), r"(?m)^%s +\S+ +%s +draining " % (a.iid, re.escape(A_VERSION)))
+
+    # ------------------------------------------------------------ fleet --
+    def test_fleet_without_a_registry_creates_nothing(self):
+        st = self.st
+        cfg = self.node_config(0)
+        before = self.registry_snapshot()
+        runs, statements = self.statements_of(lambda: self.fleet_both(cfg))
+        (code_json, out_json, err_json), (code_text, out_text, err_text) = runs
+        self.assertEqual((code_json, code_text), (0, 0), err_json + err_text)
+        self.assertEqual(out_text, "no fleet registry in database 'kong' (migrations_finish = after-rollout "
+                                   "creates it)\n")
+        doc = json.loads(out_json)
+        self.assertIs(doc["registry"], False, doc)
+        self.assertEqual((doc["nodes"], doc["finish"]["blockers"]), ([], []), doc)
+        self.assertIsNone(st.db_query("SELECT to_regnamespace('kong_bootstrap')")[0][0], "fleet created the registry")
+        self.assertEqual(self.registry_snapshot(), before)
+        self.assertReadsOnly(statements)
+        self.assertEqual(st.kong_log_entries(), [], "fleet ran kong")
+
+    def test_fleet_reads_a_registry_and_changes_nothing(self):
+        st = self.st
+        self.set_group(instance_id(0), "InService")
+        self.set_group(UNREGISTERED, "InService")
+        a = self.boot(0, "A", args=("run", "--oneshot"))
+        self.assertEqual(a.wait(60), 0, self.explain())
+        # a fleet mid-upgrade: a newer node, one draining, one stale, B's up
+        # done, a finish recorded earlier
+        st.db_query("INSERT INTO kong_bootstrap.nodes (instance_id, autoscaling_group, kong_version, agent_version, "
+                    "state, last_heartbeat) VALUES "
+                    "('i-0b00000000000000b', 'kong-asg', %s, 'test', 'ready', now()), "
+                    "('i-0d00000000000000d', 'kong-asg', %s, 'test', 'draining', now()), "
+                    "('i-0500000000000000e', 'kong-asg', %s, 'test', 'ready', now() - interval '1 day')",
+                    (B_VERSION, A_VERSION, A_VERSION))
+        st.db_query("INSERT INTO kong_bootstrap.finishes (instance_id, kong_version, migrations) "
+                    "VALUES ('i-0f00000000000000f', '3.7.0', 'core: 001_old')")
+        st.db_query("UPDATE schema_meta SET pending = ARRAY[%s] WHERE key = 'schema_meta' AND subsystem = 'core'",
+                    (B_MIGRATION,))
+        # the heartbeats above stay fresh for an hour as this config counts
+        cfg = self.node_config(0, fleet_heartbeat_interval=1200)
+        before, kong_runs = self.registry_snapshot(), len(st.kong_log_entries())
+        runs, statements = self.statements_of(lambda: self.fleet_both(cfg))
+        (code_json, out_json, err_json), (code_text, out_text, err_text) = runs
+        self.assertEqual((code_json, code_text), (0, 0), err_json + err_text)
+        doc = json.loads(out_json)
+        # it read everything there is
+        self.assertIs(doc["registry"], True)
+        self.assertEqual({n["instance_id"]: n["state"] for n in doc["nodes"]},
+                         {a.iid: "ready", "i-0b00000000000000b": "ready", "i-0d00000000000000d": "draining",
+                          "i-0500000000000000e": "ready"})
+        self.assertEqual(doc["finish"]["state"], "waiting", doc)
+        self.assertEqual(doc["finish"]["last"]["instance_id"], "i-0f00000000000000f")
+        # (the stale row's instance is not listed: it does not block)
+        self.assertEqual({b["instance_id"] for b in doc["finish"]["blockers"]},
+                         {a.iid, "i-0d00000000000000d", UNREGISTERED}, doc)
+        self.assertIn("finish: waiting", out_text)
+        # and changed nothing
+        after = self.registry_snapshot()
+        for k in before:
+            self.assertEqual(after[k], before[k], "fleet changed %s" % k)
+        self.assertEqual(after, before)
+        self.assertReadsOnly(statements)
+        self.assertTrue(any("kong_bootstrap.nodes" in s for _, s in statements), statements)
+        self.assertEqual(st.kong_log_entries()[kong_runs:], [], "fleet ran kong")
 
 
 
