@@ -127,11 +127,11 @@ class FleetRolloutCase(FleetTestCase):
         conf.update(cfg)
         return conf
 
-    def boot(self, i, version, args=("run",), group=GROUP, kong_env=None, **cfg):
+    def boot(self, i, version, args=("run",), group=GROUP, kong_env=None, wrap=(), **cfg):
         conf = self.node_settings(i, group, **cfg)
         env = {"KONG_STANDIN_VERSION": version}
         env.update(kong_env or {})
-        a = self.start_nodes([i], kong_env=env, args=args, **conf)[0]
+        a = self.start_nodes([i], kong_env=env, args=args, wrap=wrap, **conf)[0]
         a.iid = instance_id(i)
         return a
 

@@ -11,6 +11,12 @@ what the rollout tests run past.
   creates nothing and says so (exit 0); with one, no row, sequence or
   relation changes, and every statement it sends (PostgreSQL's own
   log_statement = all for its role) is a read: no write, no advisory lock.
+- The journal: the records that say why `finish` waits carry
+  MESSAGE_ID_FINISH_WAITING, once per change of the blockers, not once per
+  interval; a Kong older than the schema says so with
+  MESSAGE_ID_KONG_OLDER_THAN_SCHEMA.  The agent writes structured records
+  only when its stderr is the journal's stream: here a stand-in journald
+  (stack.Journal) in a mount namespace of the agent's own.
 
 Run: /usr/bin/python3 tests/integration/test_fleet_registry.py
 """
@@ -18,14 +24,20 @@ import json
 import os
 import re
 import signal
+import tempfile
 import time
 import unittest
 
-from fleet_common import A_VERSION, B_MIGRATION, B_VERSION, FleetRolloutCase, instance_id
-from stack import wait_for
+from fleet_common import A_VERSION, B_MIGRATION, B_VERSION, EXIT_FLEET, INTERVAL, FleetRolloutCase, instance_id
+from stack import Journal, wait_for
 
 DRAIN = 5            # drain_timeout (s): long enough to see the row say draining
 UNREGISTERED = "i-0ffffffffffff0003"
+# agent/fleet.h, agent/stage.h
+MESSAGE_ID_FINISH_WAITING = "85e5996399de4db3ab937e3f94d9ee1c"
+MESSAGE_ID_KONG_OLDER_THAN_SCHEMA = "dd3cab2a4e0146c590c2efa4ca90939b"
+MESSAGE_ID_BOOT_FAILED = "5e725d8e9386489fb031be14d2736643"
+LOG_ERR, LOG_NOTICE = 3, 5
 
 # What a read may not say (string literals are cut out first): a write, DDL,
 # an explicit lock, a row lock, an advisory lock, a sequence step.
@@ -35,15 +47,18 @@ WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|UPSERT|CREATE|ALTER|DROP|TRU
 
 
 class FleetRegistry(FleetRolloutCase):
-    FLEET = 1
+    FLEET = 2           # node 0; node 1 beside it (journal tests)
 
     def setUp(self):
         super().setUp()
+        self.journals = []
         self.st.systemd_mock().SetSystemState("running")
 
     def tearDown(self):
         super().tearDown()
         self.st.systemd_mock().SetSystemState("running")
+        for j in self.journals:
+            j.close()
 
     # ---------------------------------------------------------- helpers --
     def state_of(self, iid):
@@ -173,6 +188,11 @@ class FleetRegistry(FleetRolloutCase):
         st = self.st
         return [st.run_agent(args, config=config, timeout=60) for args in (["fleet", "--json"], ["fleet"])]
 
+    def journal(self):
+        j = Journal(tempfile.mkdtemp(prefix="journal-", dir=self.st.tmp))
+        self.journals.append(j)
+        return j
+
     # ------------------------------------------------------------ drain --
     def test_termination_notice_marks_draining_then_leaves(self):
         self.set_group(instance_id(0), "InService")
@@ -284,6 +304,57 @@ class FleetRegistry(FleetRolloutCase):
         self.assertTrue(any("kong_bootstrap.nodes" in s for _, s in statements), statements)
         self.assertEqual(st.kong_log_entries()[kong_runs:], [], "fleet ran kong")
 
+    # ---------------------------------------------------------- journal --
+    def test_finish_waiting_record_carries_its_message_id_once_per_change(self):
+        self.set_group(instance_id(0), "InService")
+        a = self.boot(0, "A")
+        self.wait_ready([a])
+        j = self.journal()
+        b = self.boot(1, "B", wrap=j.wrap())
+        self.wait_ready([b])
+        self.set_group(b.iid, "InService")
+        says = lambda: [x for x in j.records() if "'kong migrations finish' waits" in x.get("MESSAGE", "")]  # noqa
+        first = wait_for(says, 30, "the record saying finish waits", detail=j.text, error=self.failureException)
+        time.sleep(5 * INTERVAL)
+        self.assertEqual(len(says()), 1, "records while nothing changed:\n" + j.text())
+        r = first[0]
+        self.assertEqual(r.get("MESSAGE_ID"), MESSAGE_ID_FINISH_WAITING, r)
+        self.assertEqual((r["PRIORITY"], r["STAGE"], r["SYSLOG_IDENTIFIER"], r["INSTANCE_ID"]),
+                         (str(LOG_NOTICE), "fleet", "kong-bootstrap", b.iid), r)
+        self.assertIn("'kong migrations finish' waits for 1 node: %s" % a.iid, r["MESSAGE"])
+
+        # the blockers change: one record more, then quiet again
+        self.set_group(UNREGISTERED, "InService")
+        wait_for(lambda: len(says()) == 2, 15, "a record for the changed blockers", detail=j.text,
+                 error=self.failureException)
+        time.sleep(5 * INTERVAL)
+        records = says()
+        self.assertEqual(len(records), 2, j.text())
+        self.assertIn("waits for 2 nodes", records[1]["MESSAGE"])
+        self.assertIn(UNREGISTERED, records[1]["MESSAGE"])
+        # the MESSAGE_ID is on these records and on no other
+        self.assertEqual(j.records(MESSAGE_ID=MESSAGE_ID_FINISH_WAITING), records, j.text())
+        self.assertEqual(b.output()[1], "", "stderr is the journal's stream: nothing is written there")
+        self.assertIsNone(b.poll(), j.text())
+
+    def test_kong_older_than_the_schema_record_carries_its_message_id(self):
+        st = self.st
+        a = self.boot(0, "A", args=("run", "--oneshot"))
+        self.assertEqual(a.wait(60), 0, self.explain())
+        st.db_query("INSERT INTO kong_bootstrap.finishes (instance_id, kong_version, migrations) "
+                    "VALUES ('i-0f00000000000000f', %s, %s)", (B_VERSION, "core: " + B_MIGRATION))
+        j = self.journal()
+        late = self.boot(1, "A", args=("run", "--oneshot"), wrap=j.wrap())
+        self.assertEqual(late.wait(60), EXIT_FLEET, j.text())
+        older = j.records(MESSAGE_ID=MESSAGE_ID_KONG_OLDER_THAN_SCHEMA)
+        self.assertEqual(len(older), 1, j.text())
+        r = older[0]
+        self.assertEqual((r["PRIORITY"], r["STAGE"], r["INSTANCE_ID"]), (str(LOG_ERR), "fleet", late.iid), r)
+        self.assertIn("this node's Kong %s is older than the schema: Kong %s ran 'kong migrations finish' "
+                      "(last on i-0f00000000000000f" % (A_VERSION, B_VERSION), r["MESSAGE"])
+        failed = j.records(MESSAGE_ID=MESSAGE_ID_BOOT_FAILED)
+        self.assertEqual([(x["STAGE"], x["EXIT_STATUS"]) for x in failed], [("fleet", str(EXIT_FLEET))], j.text())
+        self.assertEqual(self.start_calls(late.node["unit"]), [])
 
 
 if __name__ == "__main__":
