@@ -13,6 +13,7 @@ brings up, on loopback with free ports and in a temp dir:
   * a private dbus-daemon with dbusmock + tests/peers/systemd_template.py
   * a NOTIFY_SOCKET datagram listener
   * the stand-in kong (tests/peers/kong) behind a per-stack wrapper script
+  * on demand, a stand-in journald (Journal) for agents run under its wrap()
 and tears all of it down (process groups killed, temp dir removed unless
 KEEP_STACK=1).  Any missing peer raises StackError: tests fail, never skip.
 
@@ -26,6 +27,7 @@ import shlex
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -1124,11 +1126,12 @@ class Stack:
     def kong_status_events(self):
         return read_jsonl(self.kong_status_path)
 
-    def start_agent(self, args=("run", "--oneshot"), config=None, env=None, name=None):
+    def start_agent(self, args=("run", "--oneshot"), config=None, env=None, name=None, wrap=()):
         """Start kong-bootstrap in the background in its own session
         (process group = its pid, like a systemd unit's cgroup: kill it with
-        AgentProcess.killpg).  Output goes to <tmp>/log/agent-<name>.{out,err}."""
-        argv = self.agent_argv(list(args), config)
+        AgentProcess.killpg).  Output goes to <tmp>/log/agent-<name>.{out,err}.
+        wrap: see agent_argv (Journal.wrap() execs, so the pid stays the agent's)."""
+        argv = self.agent_argv(list(args), config, wrap=wrap)
         name = name or "%d" % len(getattr(self, "_agents", []))
         base = os.path.join(self.tmp, "log", "agent-%s" % name)
         with open(base + ".out", "wb") as out, open(base + ".err", "wb") as err:
@@ -1229,6 +1232,104 @@ class MuteRelay:
 
     def stop(self):
         kill_group(self.stack.procs.pop(self.name, None))
+
+
+class Journal:
+    """A stand-in journald for the agents started under wrap(): what
+    sd_journal_sendv() sends, as dicts of fields.
+
+    libsystemd has no setting for the journal's socket (it always sends to
+    /run/systemd/journal/socket), so wrap() runs the agent in a mount
+    namespace of its own (unshare; root) where /run/systemd is this
+    journal's directory, and sets JOURNAL_STREAM to the agent's stderr, as
+    systemd does for a service whose output goes to the journal: agent/log.c
+    then writes structured records (MESSAGE_ID, PRIORITY, STAGE, ...) here
+    and nothing on stderr.  The host's /run is not touched."""
+
+    def __init__(self, directory):
+        os.makedirs(os.path.join(directory, "journal"), exist_ok=True)
+        self.dir = directory
+        self.path = os.path.join(directory, "journal", "socket")
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            raise StackError("a stand-in journal needs a mount namespace (unshare --mount, as root): %s"
+                             % r.stderr.strip())
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(self.path)
+        self._sock.settimeout(0.2)
+        self._records = []
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def wrap(self):
+        """The argv prefix for Stack.start_agent/run_agent (it execs: the
+        agent keeps the pid)."""
+        script = ("set -e; [ -d /run/systemd ] || { mount -t tmpfs tmpfs /run; mkdir /run/systemd; }; "
+                  "mount --bind %s /run/systemd; "
+                  "JOURNAL_STREAM=$(stat -L -c %%d:%%i /proc/self/fd/2); export JOURNAL_STREAM; "
+                  'exec "$@"' % shlex.quote(self.dir))
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "journal-wrap"]
+
+    @staticmethod
+    def parse(data):
+        """One datagram of the native protocol (systemd.io/JOURNAL_NATIVE_PROTOCOL):
+        KEY=VALUE lines, or KEY, a little-endian 64-bit size and that many
+        bytes for a value with a newline."""
+        rec, i = {}, 0
+        while i < len(data):
+            nl = data.index(b"\n", i)
+            line = data[i:nl]
+            if b"=" in line:
+                k, v = line.split(b"=", 1)
+                i = nl + 1
+            else:
+                k = line
+                (size,) = struct.unpack("<Q", data[nl + 1:nl + 9])
+                v = data[nl + 9:nl + 9 + size]
+                i = nl + 9 + size + 1
+            rec[k.decode()] = v.decode("utf-8", "replace")
+        return rec
+
+    def _loop(self):
+        while not self._closed.is_set():
+            try:
+                data, anc, _, _ = self._sock.recvmsg(1 << 20, socket.CMSG_SPACE(16))
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            for level, kind, cdata in anc:
+                # a record too big for a datagram comes as a sealed memfd
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    for (fd,) in struct.iter_unpack("i", cdata[:len(cdata) - len(cdata) % 4]):
+                        with os.fdopen(fd, "rb") as f:
+                            data += f.read()
+            try:
+                rec = self.parse(data)
+            except (ValueError, struct.error) as e:
+                rec = {"_UNPARSED": "%s: %r" % (e, data[:200])}
+            rec["_TIME"] = time.time()
+            with self._lock:
+                self._records.append(rec)
+
+    def records(self, **match):
+        """Records so far whose fields equal every match (MESSAGE_ID=...)."""
+        with self._lock:
+            return [dict(r) for r in self._records if all(r.get(k) == v for k, v in match.items())]
+
+    def text(self):
+        """Every record on one line (PRIORITY STAGE MESSAGE_ID: MESSAGE), for failure messages."""
+        return "\n".join("%s %s %s: %s" % (r.get("PRIORITY"), r.get("STAGE"), r.get("MESSAGE_ID", "-"),
+                                            r.get("MESSAGE", r.get("_UNPARSED")))
+                         for r in self.records())
+
+    def close(self):
+        self._closed.set()
+        self._thread.join(3)
+        self._sock.close()
 
 
 class AgentProcess:

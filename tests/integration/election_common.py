@@ -86,14 +86,14 @@ class FleetTestCase(unittest.TestCase):
         self.st.start_postgres()
 
     # ------------------------------------------------------------ agents --
-    def start_nodes(self, indexes, kong_env=None, args=("run", "--oneshot"), **cfg):
+    def start_nodes(self, indexes, kong_env=None, args=("run", "--oneshot"), wrap=(), **cfg):
         """Write the configs of fleet nodes `indexes`, then start one agent
-        per node as close together as possible.  Returns AgentProcesses with
-        .node set."""
+        per node as close together as possible (under wrap: Stack.agent_argv).
+        Returns AgentProcesses with .node set."""
         nodes = [self.st.write_fleet_node(i, kong_env=kong_env, **cfg) for i in indexes]
         out = []
         for n in nodes:
-            a = self.st.start_agent(args, config=n["config"], name=n["tag"])
+            a = self.st.start_agent(args, config=n["config"], name=n["tag"], wrap=wrap)
             a.node = n
             self.agents.append(a)
             out.append(a)

@@ -118,16 +118,20 @@ class FleetRolloutCase(FleetTestCase):
         return out
 
     # ------------------------------------------------------------ nodes --
-    def boot(self, i, version, args=("run",), group=GROUP, kong_env=None, **cfg):
-        url = self.node_imds(i)
-        conf = dict(imds_endpoint=url, migrations_finish="after-rollout",
+    def node_settings(self, i, group=GROUP, **cfg):
+        """Node i's agent settings, its IMDS (re)started."""
+        conf = dict(imds_endpoint=self.node_imds(i), migrations_finish="after-rollout",
                     fleet_heartbeat_interval=INTERVAL, autoscaling_group=group,
                     autoscaling_endpoint=self.st.autoscaling_url, drain_timeout=0,
                     rotation_interval=3600, pg_wait_timeout=30)
         conf.update(cfg)
+        return conf
+
+    def boot(self, i, version, args=("run",), group=GROUP, kong_env=None, wrap=(), **cfg):
+        conf = self.node_settings(i, group, **cfg)
         env = {"KONG_STANDIN_VERSION": version}
         env.update(kong_env or {})
-        a = self.start_nodes([i], kong_env=env, args=args, **conf)[0]
+        a = self.start_nodes([i], kong_env=env, args=args, wrap=wrap, **conf)[0]
         a.iid = instance_id(i)
         return a
 
