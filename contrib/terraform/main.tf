@@ -243,6 +243,13 @@ resource "aws_launch_template" "kong" {
   # RDS-managed secret holds only username and password, so the endpoint
   # comes from here. No secret value is in user-data: kong_secret.* lines
   # name secrets (var.kong_secrets).
+  # secret_id: Kong logs in as the RDS master user with the RDS-managed
+  # master secret. That is for a first trial: RDS changes that password at
+  # once on every rotation, and Kong's new connections fail until
+  # kong-bootstrap's next poll. For production create a dedicated kong user
+  # with its own secret rotated with alternating users, and put that
+  # secret's ARN here and in iam.tf's ReadKongDatabaseSecret statement
+  # (docs/operations.md, "Rotation without a window").
   user_data = base64encode(<<-EOT
     #kong-bootstrap
     secret_id = ${aws_db_instance.kong.master_user_secret[0].secret_arn}

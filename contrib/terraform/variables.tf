@@ -9,11 +9,6 @@ variable "vpc_id" {
   type        = string
 }
 
-variable "vpc_cidr" {
-  description = "The VPC's IPv4 CIDR block; Kong's ports (8000, 8443, 8100) accept traffic from it only."
-  type        = string
-}
-
 variable "public_subnet_ids" {
   description = "Subnets for the load balancer, one per availability zone."
   type        = list(string)

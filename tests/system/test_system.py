@@ -16,8 +16,11 @@
    in the journal in order with its MESSAGE_ID and `journalctl -x` showing
    the catalog; Kong's environment holding exactly the (hostile) password;
    a reboot reaching the same state without a migration; a wrong
-   secret_id leaving kong-bootstrap failed (status=12, the cause named)
-   and kong.service not started even though enabled.
+   secret_id leaving kong-bootstrap failed (status=12, the cause named),
+   kong.service not started even though enabled, and the failure's one
+   line on the container's console (nspawn's pty, captured here: what
+   `aws ec2 get-console-output` shows of an instance's /dev/console),
+   written from inside the unit's sandbox.
 
 UPDATE_OPERATOR_VIEW=1 rewrites tests/system/operator-view.txt from this
 run (systemctl status / journalctl of a good boot and of the failed one).
@@ -310,6 +313,21 @@ def check_failed_boot(ct, st):
     check(failed and failed[0].get("STAGE") == "secrets" and failed[0].get("EXIT_STATUS") == "12",
           "wrong secret_id: the journal has a 'boot failed' record, STAGE=secrets EXIT_STATUS=12",
           "\n".join("%s %s %s" % (x.get("STAGE"), x.get("MESSAGE_ID"), x.get("MESSAGE")) for x in recs))
+    # failure_console's default, /dev/console: the unit's sandbox must let
+    # the agent write it (a private /dev has none unless the unit binds it)
+    line_rx = re.compile(r"kong-bootstrap: boot failed at secrets \(exit 12\) on i-[0-9a-f]+: .*no secret '%s'"
+                         % re.escape(BAD_SECRET))
+    console = ""
+    while time.monotonic() < deadline + 10:
+        with open(ct.console, "rb") as f:
+            console = f.read().decode("utf-8", "replace")
+        if line_rx.search(console):
+            break
+        time.sleep(0.2)
+    unwritten = [x.get("MESSAGE", "") for x in recs if "cannot write the failure to" in x.get("MESSAGE", "")]
+    check(line_rx.search(console) and not unwritten,
+          "wrong secret_id: the failure's line reached the console (/dev/console from the unit's sandbox)",
+          "agent's warnings: %s\nconsole (tail):\n%s" % (unwritten, console[-2000:]))
     k = ct.show("kong", "ActiveState", "UnitFileState", "ConditionResult", "ExecMainStartTimestampMonotonic")
     entries = standin_log(ct.root)
     check(k.get("ActiveState") == "inactive" and k.get("ExecMainStartTimestampMonotonic") == "0"
