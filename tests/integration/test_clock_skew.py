@@ -11,22 +11,32 @@ Scaling (tests/peers/autoscaling.py) refuse signatures more than 5 minutes
 off with AWS's text and a Date header; the agent corrects its signing clock
 from that Date, once, logs it once, and boot, lifecycle completion, a
 rotation of the secret (the daemon's timers run on the real monotonic
-clock) and `render` succeed.
+clock) and `render` succeed. Role credentials' Expiration is judged on the
+corrected clock too, and the correction record carries its own MESSAGE_ID
+in the journal (a stand-in journald, stack.Journal).
 
 Run: /usr/bin/python3 tests/integration/test_clock_skew.py
 """
 import os
+import re
+import tempfile
 import time
 import unittest
 
 from common import Stack, systemd_template
 from lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
-from stack import REPO, wait_for
+from stack import REPO, Journal, wait_for
 
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 TIMERFD_REAL = os.environ.get("KONG_BOOTSTRAP_TIMERFD_REAL") or os.path.join(REPO, "build", "tests",
                                                                              "timerfd-real.so")
 SKEW_RECORD = "clock skew: AWS's clock"
+
+
+def message_id(name):
+    """A MESSAGE_ID_* from agent/http.h, so a renamed or changed id fails here."""
+    with open(os.path.join(REPO, "agent", "http.h")) as f:
+        return re.search(r'#define %s "([0-9a-f]{32})"' % name, f.read()).group(1)
 
 
 def faketime_env(offset):
@@ -121,6 +131,48 @@ class ClockSkew(LifecycleTestCase):
 
     def test_clock_15_minutes_slow(self):
         self.check_direction("-15m", +1, "Rotated-on-a-slow-clock-8m")
+
+    def test_credentials_expiry_judged_on_the_corrected_clock(self):
+        """Role credentials expiring 12 minutes from now (AWS's time): on
+        the agent's clock, 15 minutes fast, they expired 3 minutes ago, so
+        every use would read them again from IMDS; on the corrected clock
+        they have 12 minutes left, more than the 5-minute refresh margin.
+        The one refresh allowed is the boot's first, before AWS's Date has
+        told the agent its offset."""
+        st = self.st
+        creds = dict(st.role_credentials)
+        creds["Expiration"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 12 * 60))
+        st.set_imds(credentials=creds)
+        cfg = self.config(secretsmanager_endpoint=st.faultproxy_url, rotation_interval=2)
+        a = self.start_daemon(cfg, env=faketime_env("+15m"))
+        self.wait_booted(a, timeout=60)
+        gets = lambda: [r for r in st.faultproxy_requests() if r["action"] == "forward"]  # noqa: E731
+        wait_for(lambda: len(gets()) >= 4, 30, "the boot's GetSecretValue and three rotation checks", proc=a,
+                 detail=lambda: self.agent_story(a), error=self.failureException)
+        err = self.stderr_of(a)
+        self.assertEqual(err.count(SKEW_RECORD), 1, self.agent_story(a))
+        self.assertEqual(err.count("role credentials refreshed"), 1,
+                         "credentials judged expired on the uncorrected clock\n" + self.agent_story(a))
+        self.assertEqual({r["status"] for r in gets()}, {200}, gets())
+        self.sigterm(a)
+        self.wait_exit(a, 60)
+
+    def test_skew_record_carries_its_message_id(self):
+        """In the journal (a stand-in journald, stack.Journal), the one
+        correction record has its own MESSAGE_ID, so operators can find it
+        with journalctl MESSAGE_ID=…; no other record has it."""
+        j = Journal(tempfile.mkdtemp(prefix="journal-", dir=self.st.tmp))
+        self.addCleanup(j.close)
+        code, out, err = self.st.run_agent(("render",), config=self.skew_config(), env=faketime_env("-15m"),
+                                           wrap=j.wrap())
+        self.assertEqual(code, 0, err + j.text())
+        wait_for(lambda: j.records(STAGE="secrets"), 5, "the secrets stage's record in the journal",
+                 error=self.failureException)
+        skew = j.records(MESSAGE_ID=message_id("MESSAGE_ID_CLOCK_SKEW"))
+        self.assertEqual(len(skew), 1, j.text())
+        self.assertIn(SKEW_RECORD, skew[0]["MESSAGE"])
+        self.assertEqual([r for r in j.records() if SKEW_RECORD in r.get("MESSAGE", "")], skew, j.text())
+        self.assertEqual(err, "", "stderr is the journal's stream: nothing is written there")
 
     def test_right_clock_no_record(self):
         """Control: the same boot without faketime logs no correction."""
