@@ -8,6 +8,11 @@ advisory lock) while the client side stays open and silent.  The node must
 notice on its own (liveness queries with a deadline), stop its `kong`
 and everything under it, and fail (leader) or reconnect (waiter).
 
+Also, from inside the agent's own code (tests/integration/lock_conn_probe.c):
+the lock connection's TCP keepalive and user-timeout settings, and two
+kong runs in a row on one lock connection when a liveness query is in
+flight at the first one's end.
+
 Each node's kong wrapper here also leaves a grandchild behind (a `sleep`
 in the background, like a launcher's children), so "no process it
 started survives" covers more than the direct child.
@@ -147,16 +152,25 @@ class LockLiveness(FleetTestCase):
         detected = self.silent_cut_of_leader()
         print("\n  silent cut noticed (leader exited) %.1f s after the cut" % detected)
 
+    def probe(self, *args):
+        """tests/integration/lock_conn_probe.c against the stack's Postgres:
+        (exit, stdout, stderr)."""
+        exe = (os.environ.get("KONG_LOCK_CONN_PROBE") or
+               os.path.join(REPO, "build", "tests", "lock-conn-probe"))
+        env = dict(os.environ, KWR_HOST="127.0.0.1", KWR_PORT=str(self.st.pg_port), KWR_DBNAME="kong",
+                   KWR_USER="kong", KWR_PASSWORD=Stack.PASSWORD)
+        r = subprocess.run([exe] + list(args), env=env, capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
     def test_liveness_query_in_flight_when_kong_ends(self):
         """Two watched runs on one lock connection, as the leader runs
-        `list` then `bootstrap` (tests/integration/kong_watch_runs.c, the
-        agent's own kong_run()). The first prints at 0.5 s and ends at
-        2.2 s without another line: the watch's round that meets its end is
-        the first past the 2 s liveness interval, so a `SELECT 1` goes out
-        just then. Its answer must be collected before the next run's watch
-        sends its own (libpq refuses a query while one is in progress): left
-        behind, the 3 s second run took it for a lost lock."""
-        exe = os.environ.get("KONG_WATCH_RUNS") or os.path.join(REPO, "build", "tests", "kong-watch-runs")
+        `list` then `bootstrap` (the agent's own kong_run()). The first
+        prints at 0.5 s and ends at 2.2 s without another line: the
+        watch's round that meets its end is the first past the 2 s
+        liveness interval, so a `SELECT 1` goes out just then. Its answer
+        must be collected before the next run's watch sends its own (libpq
+        refuses a query while one is in progress): left behind, the 3 s
+        second run took it for a lost lock."""
         progs = []
         for name, body in (("first", "sleep 0.5; echo chatter; exec sleep 1.7"), ("second", "exec sleep 3")):
             path = os.path.join(self.st.tmp, "kong-watch-%s" % name)
@@ -164,11 +178,20 @@ class LockLiveness(FleetTestCase):
                 f.write("#!/bin/sh\n%s\n" % body)
             os.chmod(path, 0o755)
             progs.append(path)
-        env = dict(os.environ, KWR_HOST="127.0.0.1", KWR_PORT=str(self.st.pg_port), KWR_DBNAME="kong",
-                   KWR_USER="kong", KWR_PASSWORD=Stack.PASSWORD)
-        r = subprocess.run([exe] + progs, env=env, capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(r.stdout, "first run: exit status 0\nsecond run: exit status 0\n", r.stderr)
+        code, out, err = self.probe("runs", *progs)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(out, "first run: exit status 0\nsecond run: exit status 0\n", err)
+
+    def test_lock_connection_tcp_settings(self):
+        """What the kernel does on its own for a peer that stops
+        acknowledging (the liveness queries cover one that acknowledges and
+        never answers): keepalives after 5 s idle, 3 probes 2 s apart, and
+        unacknowledged data given up after 10 s (agent/db.c)."""
+        code, out, err = self.probe("sockopts")
+        self.assertEqual(code, 0, out + err)
+        got = dict(line.split() for line in out.splitlines())
+        self.assertEqual(got, {"SO_KEEPALIVE": "1", "TCP_KEEPIDLE": "5", "TCP_KEEPINTVL": "2", "TCP_KEEPCNT": "3",
+                               "TCP_USER_TIMEOUT": "10000"}, out)
 
     def test_waiter_lock_connection_goes_mute(self):
         """A waiter's lock connection goes mute while the leader migrates:
