@@ -141,6 +141,8 @@ int command_run(Config *c, bool oneshot)
                 (void)snprintf(ready_status, sizeof(ready_status), "Kong ready in %llu.%llu s",
                                (unsigned long long)(took / USEC_PER_SEC),
                                (unsigned long long)(took % USEC_PER_SEC / 100000));
+                if (!oneshot)
+                        (void)daemon_block_signals(); /* daemon_run() blocks them again, or fails */
                 notify_ready(ready_status);
                 boot_record_state(BOOT_STATE_READY, STAGE_BOOT, EXIT_OK, NULL);
                 status = oneshot ? EXIT_OK : daemon_run(&b);

@@ -468,17 +468,23 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
-int daemon_run(Boot *b)
+int daemon_block_signals(void)
 {
-        Daemon d = { .boot = b, .exit_status = EXIT_OK };
-        const Config *c = b->config;
         sigset_t set;
-        int r, status = EXIT_INTERNAL;
 
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
-        if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return sigprocmask(SIG_BLOCK, &set, NULL) < 0 ? -errno : 0;
+}
+
+int daemon_run(Boot *b)
+{
+        Daemon d = { .boot = b, .exit_status = EXIT_OK };
+        const Config *c = b->config;
+        int r, status = EXIT_INTERNAL;
+
+        if (daemon_block_signals() < 0)
                 return EXIT_INTERNAL;
 
         r = sd_event_default(&d.event);

@@ -7,6 +7,12 @@
 
 #include "boot.h"
 
+/* Blocks SIGTERM and SIGINT, which the daemon's loop reads from a
+ * signalfd. Called before READY=1: from then on systemd may stop us, and
+ * a SIGTERM before the loop runs must wait for it (its drain) instead of
+ * ending the process at once. */
+int daemon_block_signals(void);
+
 /* Stays after the boot: rotation and termination watchers, SIGTERM drain,
  * watchdog. Returns the exit status. */
 int daemon_run(Boot *b);
