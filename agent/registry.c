@@ -96,8 +96,22 @@ static int current_version(PGconn *conn, long *ret, Error *err)
 {
         _cleanup_free_ char *sqlstate = NULL;
         PGresult *res = NULL;
-        int r = query(conn, "SELECT value FROM " REGISTRY_SCHEMA ".meta WHERE key = 'schema_version'", 0,
-                      NULL, &res, &sqlstate, err);
+        /* Asked first, so that a database without the registry (every
+         * `fleet` there, every first boot) leaves no ERROR in the server's
+         * log; the undefined-table answer below covers a race with a drop. */
+        int r = query(conn, "SELECT to_regclass('" REGISTRY_SCHEMA ".meta') IS NOT NULL", 0, NULL, &res,
+                      NULL, err);
+        if (r < 0)
+                return r;
+        bool exists = streq(PQgetvalue(res, 0, 0), "t");
+        PQclear(res);
+        res = NULL;
+        if (!exists) {
+                *ret = 0;
+                return 0;
+        }
+        r = query(conn, "SELECT value FROM " REGISTRY_SCHEMA ".meta WHERE key = 'schema_version'", 0, NULL,
+                  &res, &sqlstate, err);
         if (r == -EIO && sqlstate &&
             (streq(sqlstate, SQLSTATE_UNDEFINED_TABLE) || streq(sqlstate, SQLSTATE_INVALID_SCHEMA_NAME))) {
                 *ret = 0;
