@@ -131,9 +131,12 @@ int command_run(Config *c, bool oneshot)
         state_open(config_get(c, CONF_STATUS_FILE), b.started);
         remove_leftovers(c);
         retry_set_keepalive(heartbeat_keepalive, &heartbeat);
-        if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0)
+        if (boot_run_steps(&b, steps, ELEMENTSOF(steps), &failed, &err) < 0) {
+                /* The boot gives up: no heartbeat for the hook it abandons,
+                 * not even from the waits of ABANDON's own retries. */
+                retry_set_keepalive(NULL, NULL);
                 status = fail_boot(&b, failed, &err);
-        else {
+        } else {
                 report_ready(&b); /* CloudFormation's SUCCESS, before READY=1 */
                 usec_t took = now_usec() - b.started;
                 log_stage_done(STAGE_BOOT, b.started, "Kong ready; boot complete");

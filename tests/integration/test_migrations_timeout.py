@@ -16,6 +16,7 @@ import shlex
 import time
 import unittest
 
+from common import Stack
 from lifecycle_common import LAUNCH_HOOK, LifecycleTestCase
 
 EXIT_MIGRATIONS = 14
@@ -120,6 +121,28 @@ class MigrationsTimeout(LifecycleTestCase):
         self.assertLess(took, TIMEOUT + STOP_GRACE + 30, story)
         print("\n  %d EXTEND_TIMEOUT_USEC messages, the last ending %.1f s past the deadline; exit after %.1f s"
               % (len(extends), max(t + u for t, u in extends) - deadline, took))
+
+    def test_no_heartbeat_while_abandon_is_retried(self):
+        """The ABANDON after the deadline meets a throttled Auto Scaling
+        (503 twice) and is retried with backoff; those waits must not
+        heartbeat the hook the boot is giving up."""
+        self.st.set_autoscaling(active=[(Stack.ASG, LAUNCH_HOOK, Stack.INSTANCE_ID)],
+                                faults=[{"action": "CompleteLifecycleAction", "status": 503,
+                                         "code": "ServiceUnavailable", "count": 2}])
+        kong = self.hanging_kong()
+        code, out, err = self.run_agent(config=self.config(
+            lifecycle_hook=LAUNCH_HOOK, lifecycle_heartbeat_interval=1, kong_bin=kong,
+            migrations_timeout=TIMEOUT), timeout=120)
+        story = "exit %s\n%s\n--- autoscaling ---\n%s" % (code, err, self.calls())
+        self.assertEqual(code, EXIT_MIGRATIONS, story)
+        done = self.calls("CompleteLifecycleAction")
+        self.assertEqual([(c["status"], c["params"].get("LifecycleActionResult")) for c in done],
+                         [(503, "ABANDON"), (503, "ABANDON"), (200, "ABANDON")], story)
+        with open(self.began) as f:
+            deadline = float(f.read()) + TIMEOUT
+        beats = self.calls("RecordLifecycleActionHeartbeat")
+        late = [round(b["time"] - deadline, 2) for b in beats if b["time"] > deadline + 0.5]
+        self.assertEqual(late, [], "heartbeats while ABANDON was retried\n" + story)
 
 
 if __name__ == "__main__":
