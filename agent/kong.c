@@ -441,8 +441,10 @@ static int run_kong(const char *kong_bin, const char *const *args, const DbParam
         if (lock_conn && lw.pending) {
                 Error e;
                 usec_t since = now_usec() - lw.sent;
-                if (db_drain(lock_conn, since < DB_LIVENESS_TIMEOUT ? DB_LIVENESS_TIMEOUT - since : 0, &e) <
-                    0)
+                r = db_drain(lock_conn, since < DB_LIVENESS_TIMEOUT ? DB_LIVENESS_TIMEOUT - since : 0, &e);
+                if (r == -ECANCELED) /* a termination notice, as run_watch() would have said */
+                        return error_set(err, r, "'%s' ended; %s", what, e.msg);
+                if (r < 0)
                         return error_set(err, -ENOLCK,
                                          "lost the migration lock as '%s' ended (%s). This node no longer "
                                          "leads; another node resumes the migration",
