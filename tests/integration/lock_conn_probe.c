@@ -14,7 +14,7 @@
  *      peer gone quiet (keepalives, TCP_USER_TIMEOUT), one "name value"
  *      per line.
  *
- * Connects with KWR_HOST, KWR_PORT, KWR_DBNAME, KWR_USER and KWR_PASSWORD
+ * Connects with LCP_HOST, LCP_PORT, LCP_DBNAME, LCP_USER and LCP_PASSWORD
  * (never argv). Exits 1 on a failed check, 2 on a usage or connection
  * error (the error on stderr). */
 #include <netinet/in.h>
@@ -70,11 +70,11 @@ static int sockopts(PGconn *conn)
 int main(int argc, char **argv)
 {
         DbParams p = {
-                .host = getenv("KWR_HOST"),
-                .port = getenv("KWR_PORT"),
-                .dbname = getenv("KWR_DBNAME"),
-                .user = getenv("KWR_USER"),
-                .password = getenv("KWR_PASSWORD"),
+                .host = getenv("LCP_HOST"),
+                .port = getenv("LCP_PORT"),
+                .dbname = getenv("LCP_DBNAME"),
+                .user = getenv("LCP_USER"),
+                .password = getenv("LCP_PASSWORD"),
                 .sslmode = (char *)"disable",
         };
         PGconn *conn = NULL;
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
         if (!(runs || (argc == 2 && strcmp(argv[1], "sockopts") == 0)) || !p.host || !p.port || !p.dbname ||
             !p.user || !p.password) {
                 fprintf(stderr,
-                        "usage: KWR_HOST=… KWR_PORT=… KWR_DBNAME=… KWR_USER=… KWR_PASSWORD=… %s runs FIRST "
+                        "usage: LCP_HOST=… LCP_PORT=… LCP_DBNAME=… LCP_USER=… LCP_PASSWORD=… %s runs FIRST "
                         "SECOND | sockopts\n",
                         argv[0]);
                 return 2;

@@ -100,10 +100,11 @@ class FleetRegistry(FleetRolloutCase):
 
     def wait_daemon(self, agent, timeout=60):
         """Until the agent runs its loop: sd-event's signalfd for SIGTERM
-        is open (agent/daemon.c). A row that says ready, or READY=1, come a
-        moment earlier, when a SIGTERM would still kill it outright; and
-        SIGTERM alone blocked is no sign (glibc's posix_spawn blocks every
-        signal for a moment at each kong it starts)."""
+        is open (agent/daemon.c). A row that says ready comes a moment
+        before the agent blocks SIGTERM (just before READY=1), when a
+        SIGTERM would still kill it outright; and SIGTERM alone blocked is
+        no sign (glibc's posix_spawn blocks every signal for a moment at
+        each kong it starts)."""
         def listening():
             if agent.poll() is not None:
                 return False

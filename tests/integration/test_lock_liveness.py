@@ -157,8 +157,8 @@ class LockLiveness(FleetTestCase):
         (exit, stdout, stderr)."""
         exe = (os.environ.get("KONG_LOCK_CONN_PROBE") or
                os.path.join(REPO, "build", "tests", "lock-conn-probe"))
-        env = dict(os.environ, KWR_HOST="127.0.0.1", KWR_PORT=str(self.st.pg_port), KWR_DBNAME="kong",
-                   KWR_USER="kong", KWR_PASSWORD=Stack.PASSWORD)
+        env = dict(os.environ, LCP_HOST="127.0.0.1", LCP_PORT=str(self.st.pg_port), LCP_DBNAME="kong",
+                   LCP_USER="kong", LCP_PASSWORD=Stack.PASSWORD)
         r = subprocess.run([exe] + list(args), env=env, capture_output=True, text=True, timeout=60)
         return r.returncode, r.stdout, r.stderr
 
